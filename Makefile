@@ -1,0 +1,125 @@
+# Haven: build, test, run.  See README.md.
+VERSION	?= 0.1.0
+BUILD	?= build
+BIN	 = $(BUILD)/bin
+
+PKGS	 = libevent libevent_openssl openssl libmariadb libvirt libssh2 \
+	   jansson libcurl libxml-2.0 libzstd libxxhash
+CC	?= cc
+WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wpointer-arith -Wformat=2 -Werror
+CFLAGS	?= -O2 -g
+SAN	?=
+ALL_CFLAGS = $(CFLAGS) $(SAN) $(WARN) -std=gnu11 -D_GNU_SOURCE \
+	   -DHAVEN_VERSION='"$(VERSION)"' -Isrc/common -Isrc/havend \
+	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt -lm
+LDFLAGS	?=
+
+COMMON_SRC = $(wildcard src/common/*.c)
+HAVEND_SRC = $(filter-out src/havend/havend.c,$(wildcard src/havend/*.c))
+WWW_FILES  = $(sort $(wildcard src/www/*))
+SQL_FILES  = $(sort $(wildcard sql/*.sql))
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
+HAVEND_OBJ = $(HAVEND_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/www.o \
+	     $(BUILD)/gen/sql.o
+CTL_OBJ	   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/ctl/*.c))
+AGENT_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/agent/*.c))
+SETUP_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/setup/*.c))
+FB_OBJ	   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard firstboot/*.c))
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Needs a MariaDB server: tests/integration/db.t starts one and runs it.
+UNIT_DB	   = $(BUILD)/tests/test_db_ops
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+
+PROGS	 = $(BIN)/havend $(BIN)/havenctl $(BIN)/haven-agent
+PROGS	+= $(if $(SETUP_OBJ),$(BIN)/haven-setup)
+PROGS	+= $(if $(FB_OBJ),$(BIN)/haven-firstboot)
+
+.PHONY: all deps check check-fast unit integration e2e asan run bench clean \
+	agent-package image ova
+all: $(PROGS) $(UNIT_BIN)
+
+Q	 = $(if $(V),,@)
+$(BUILD)/%.o: %.c $(wildcard src/common/*.h src/havend/*.h src/agent/*.h src/ctl/*.h)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The admin UI's static files are compiled into havend.
+$(BUILD)/gen/www.c: $(WWW_FILES) tests/lib/embed.sh
+	@mkdir -p $(dir $@)
+	sh tests/lib/embed.sh $(WWW_FILES) > $@
+$(BUILD)/gen/www.o: $(BUILD)/gen/www.c
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+# So are the schema migrations (sql/NNN_name.sql, in name order).
+$(BUILD)/gen/sql.c: $(SQL_FILES) tests/lib/embed-sql.sh
+	@mkdir -p $(dir $@)
+	sh tests/lib/embed-sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/sql.o: $(BUILD)/gen/sql.c src/havend/sqlfiles.h
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/libcommon.a: $(COMMON_OBJ)
+	rm -f $@; ar rcs $@ $^
+$(BUILD)/libhavend.a: $(HAVEND_OBJ)
+	rm -f $@; ar rcs $@ $^
+
+$(BIN)/havend: $(BUILD)/src/havend/havend.o $(BUILD)/libhavend.a $(BUILD)/libcommon.a
+	@mkdir -p $(BIN)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BIN)/havenctl: $(CTL_OBJ) $(BUILD)/libcommon.a
+	@mkdir -p $(BIN)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BIN)/haven-agent: $(AGENT_OBJ) $(BUILD)/libcommon.a
+	@mkdir -p $(BIN)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BIN)/haven-setup: $(SETUP_OBJ) $(BUILD)/libcommon.a
+	@mkdir -p $(BIN)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BIN)/haven-firstboot: $(FB_OBJ) $(BUILD)/libcommon.a
+	@mkdir -p $(BIN)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lnewt
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libhavend.a $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ \
+	    -lcmocka $(LIBS)
+
+deps:
+	@sh tests/lib/deps.sh
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(filter-out $(UNIT_DB),$(UNIT_BIN)); do \
+	    echo "# $$t"; $$t; done
+
+integration: $(PROGS)
+	HAVEN_BIN=$(abspath $(BIN)) prove -v -j2 tests/integration/*.t
+
+check-fast: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+check: check-fast
+
+asan:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined \
+	    -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    CFLAGS="-O1 -g" check-fast
+
+run: deps all
+	@sh tests/lib/run.sh $(abspath $(BIN))
+
+bench: deps all
+	@set -e; for b in tests/bench/*.sh; do [ -e "$$b" ] || continue; \
+	    HAVEN_BIN=$(abspath $(BIN)) sh $$b; done
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,67 @@
+/* haven-agent: enrollment and heartbeat (the Mobility service to come). */
+#ifndef HAVEN_AGENT_H
+#define HAVEN_AGENT_H
+
+#include "config.h"
+#include "httpc.h"
+
+#define AGENT_CONF_DEFAULT	"/etc/haven/agent.conf"
+
+/* Files in state_dir. */
+#define AGENT_CA_FILE		"ca.crt"
+#define AGENT_KEY_FILE		"agent.key"
+#define AGENT_CERT_FILE		"agent.crt"
+#define AGENT_MACHINE_FILE	"machine.json"
+
+#define AGENT_OK	0
+#define AGENT_FAIL	1
+#define AGENT_USAGE	2
+
+struct agent_conf {
+	char			*state_dir;
+	char			*cs;		/* host:port; overrides machine.json */
+	struct conf_list	 disks;
+	char			*log_level;
+};
+
+struct agent {
+	const char		*conf_path;
+	struct agent_conf	 conf;
+	int			 debug;		/* -d */
+	int			 level;		/* log level in effect */
+};
+
+/* What enrollment left in state_dir. */
+struct agent_enrolled {
+	char	*machine_id;
+	char	*cs;		/* host:port in effect (config wins) */
+	char	*url;		/* https://cs */
+	char	*ca_file;
+	char	*cert_file;
+	char	*key_file;
+};
+
+struct agent_cmd {
+	const char	*name;
+	int		(*fn)(struct agent *, int argc, char **argv);
+	const char	*usage;
+	const char	*help;
+};
+
+/* agent.c */
+char	*agent_path(const struct agent *, const char *file);
+/* "host:port" to "https://host:port", refusing what is not one. */
+char	*agent_cs_url(const char *cs, char **cause);
+/* Returns 0, or -1 with a cause that says how to enroll. */
+int	 agent_load_enrolled(const struct agent *, struct agent_enrolled *,
+	    char **cause);
+void	 agent_enrolled_free(struct agent_enrolled *);
+/* Prints "haven-agent CMD: why" and CMD's usage; returns AGENT_USAGE. */
+int	 agent_usage_error(const char *cmd, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* enroll.c, heartbeat.c */
+int	 agent_enroll(struct agent *, int, char **);
+int	 agent_heartbeat(struct agent *, int, char **);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * The replication data channel (data port, mutual TLS): frames as in
+ * frame.h.  The format and the rules are in docs/frames.md.
+ */
+#ifndef HAVEN_DATAPROTO_H
+#define HAVEN_DATAPROTO_H
+
+#include "frame.h"
+
+#define DATA_MAXFRAME	(8u * 1024 * 1024)
+
+enum data_type {
+	DT_HELLO = 1,	/* agent->ps: D_DISK, D_RESUME */
+	DT_HELLO_OK,	/* ps->agent: D_SEQ (last durable), D_SHARD */
+	DT_DATA,	/* agent->ps: D_SEQ, D_OFFSET, D_BYTES */
+	DT_BOOKMARK,	/* agent->ps: D_SEQ, D_POINT, D_KIND, D_TIME */
+	DT_ACK,		/* ps->agent: D_SEQ (durable up to and including) */
+	DT_FLOW,	/* ps->agent: D_WINDOW (bytes the agent may send) */
+	DT_ERROR,	/* either way, then close: D_MESSAGE */
+};
+
+enum data_field {
+	D_DISK = 1,
+	D_RESUME,
+	D_SEQ,
+	D_SHARD,
+	D_OFFSET,
+	D_BYTES,
+	D_POINT,
+	D_KIND,
+	D_TIME,
+	D_WINDOW,
+	D_MESSAGE,
+	D_VERSION,
+};
+
+extern const struct frame_spec data_specs[];
+
+#endif

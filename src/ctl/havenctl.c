@@ -1,0 +1,282 @@
+/*
+ * havenctl [-s SOCKET] [--json] COMMAND ...
+ *
+ * Commands are the table below; this file finds the command, sorts its
+ * arguments into positionals and options and checks their number, so
+ * that the handlers in ctl_cmds.c only talk to havend.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "havenctl.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef HAVEN_VERSION
+#define HAVEN_VERSION "unknown"
+#endif
+
+static int	ctl_help(struct ctl *, int, char **);
+static int	ctl_version(struct ctl *, int, char **);
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "status", 0, 0, NULL, ctl_status, "",
+	  "roles, ports, certificate, database, machines and workers" },
+	{ "passphrase show", 0, 0, NULL, ctl_passphrase_show, "",
+	  "print the enrollment passphrase" },
+	{ "passphrase generate", 0, 0, NULL, ctl_passphrase_generate, "",
+	  "replace the passphrase (enrolled machines keep working)" },
+	{ "cert show", 0, 0, NULL, ctl_cert_show, "",
+	  "the server certificate and the site CA" },
+	{ "cert renew", 0, 0, NULL, ctl_cert_renew, "",
+	  "issue a new server certificate (before or after expiry)" },
+	{ "machine list", 0, 0, NULL, ctl_machine_list, "",
+	  "enrolled machines and their last heartbeat" },
+	{ "machine revoke", 1, 1, NULL, ctl_machine_revoke, "ID",
+	  "revoke a machine's certificate: it can no longer connect" },
+	{ "user add", 1, 1, "--password-file", ctl_user_add,
+	  "NAME --password-file FILE",
+	  "create a web UI account or reset its password (FILE '-' is "
+	  "stdin)" },
+	{ "job list", 0, 0, NULL, ctl_job_list, "", "recent jobs" },
+	{ "job show", 1, 1, NULL, ctl_job_show, "ID", "one job in full" },
+	{ "help", 0, 2, NULL, ctl_help, "[COMMAND]",
+	  "list the commands, or describe one" },
+	{ "version", 0, 0, NULL, ctl_version, "", "havenctl's version" },
+};
+
+/* Number of words of name that argv starts with, or 0 if not all. */
+static int
+ctl_match(const char *name, int argc, char **argv)
+{
+	const char	*p = name, *sp;
+	size_t		 len;
+	int		 n = 0;
+
+	for (;;) {
+		sp = strchr(p, ' ');
+		len = sp ? (size_t)(sp - p) : strlen(p);
+		if (n >= argc || strlen(argv[n]) != len ||
+		    strncmp(argv[n], p, len) != 0)
+			return 0;
+		n++;
+		if (sp == NULL)
+			return n;
+		p = sp + 1;
+	}
+}
+
+static void
+ctl_usage_line(FILE *f, const struct ctl_cmd *c)
+{
+	fprintf(f, "havenctl %s%s%s\n", c->name, c->usage[0] ? " " : "",
+	    c->usage);
+}
+
+static void
+ctl_usage(FILE *f)
+{
+	const struct ctl_cmd	*c;
+	char			 buf[80];
+	size_t			 i;
+
+	fprintf(f, "usage: havenctl [-s SOCKET] [--json] COMMAND [ARGS]\n\n"
+	    "commands:\n");
+	for (i = 0; i < nitems(ctl_cmds); i++) {
+		c = &ctl_cmds[i];
+		snprintf(buf, sizeof(buf), "%s%s%s", c->name,
+		    c->usage[0] ? " " : "", c->usage);
+		fprintf(f, "  %-35s %s\n", buf, c->help);
+	}
+	fprintf(f, "\noptions:\n"
+	    "  -s SOCKET   havend's unix socket (default: $HAVEN_SOCKET, "
+	    "else %s)\n"
+	    "  --json      print havend's answer as JSON\n", CTL_SOCKET_DEFAULT);
+}
+
+/* Usage lines of every command whose name starts with word. */
+static int
+ctl_group_usage(FILE *f, const char *word)
+{
+	size_t	i, len = strlen(word);
+	int	n = 0;
+
+	for (i = 0; i < nitems(ctl_cmds); i++)
+		if (strncmp(ctl_cmds[i].name, word, len) == 0 &&
+		    ctl_cmds[i].name[len] == ' ') {
+			fputs(n++ ? "       " : "usage: ", f);
+			ctl_usage_line(f, &ctl_cmds[i]);
+		}
+	return n;
+}
+
+static int
+ctl_help(struct ctl *ctl, int argc, char **argv)
+{
+	size_t	i;
+
+	(void)ctl;
+	if (argc == 0) {
+		ctl_usage(stdout);
+		return CTL_OK;
+	}
+	for (i = 0; i < nitems(ctl_cmds); i++)
+		if (ctl_match(ctl_cmds[i].name, argc, argv) == argc) {
+			fputs("usage: ", stdout);
+			ctl_usage_line(stdout, &ctl_cmds[i]);
+			printf("%s\n", ctl_cmds[i].help);
+			return CTL_OK;
+		}
+	if (argc == 1 && ctl_group_usage(stdout, argv[0]) > 0)
+		return CTL_OK;
+	fprintf(stderr, "havenctl: no command '%s%s%s'; 'havenctl help' lists "
+	    "them\n", argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+	return CTL_USAGE;
+}
+
+static int
+ctl_version(struct ctl *ctl, int argc, char **argv)
+{
+	(void)ctl;
+	(void)argc;
+	(void)argv;
+	printf("havenctl %s\n", HAVEN_VERSION);
+	return CTL_OK;
+}
+
+static int
+ctl_bad_usage(const struct ctl_cmd *c, const char *why, const char *arg)
+{
+	fprintf(stderr, "havenctl %s: %s%s%s\nusage: ", c->name, why,
+	    arg ? " " : "", arg ? arg : "");
+	ctl_usage_line(stderr, c);
+	return CTL_USAGE;
+}
+
+/*
+ * Sort args into positionals (kept in args, in order) and options:
+ * --json anywhere, and the command's own option.  Then check counts.
+ */
+static int
+ctl_run(struct ctl *ctl, const struct ctl_cmd *c, int argc, char **argv)
+{
+	char	**pos;
+	size_t	  olen = c->option ? strlen(c->option) : 0;
+	int	  i, npos = 0, rc;
+
+	pos = xcalloc((size_t)argc + 1, sizeof(char *));
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			ctl->json = 1;
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			fputs("usage: ", stdout);
+			ctl_usage_line(stdout, c);
+			printf("%s\n", c->help);
+			free(pos);
+			return CTL_OK;
+		} else if (olen && strcmp(argv[i], c->option) == 0) {
+			if (i + 1 >= argc) {
+				free(pos);
+				return ctl_bad_usage(c, "missing value for",
+				    c->option);
+			}
+			ctl->optval = argv[++i];
+		} else if (olen && strncmp(argv[i], c->option, olen) == 0 &&
+		    argv[i][olen] == '=')
+			ctl->optval = argv[i] + olen + 1;
+		else if (strcmp(argv[i], "--") == 0) {
+			while (++i < argc)
+				pos[npos++] = argv[i];
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			free(pos);
+			return ctl_bad_usage(c, "unknown option", argv[i]);
+		} else
+			pos[npos++] = argv[i];
+	}
+	if (npos < c->minargs || npos > c->maxargs)
+		rc = ctl_bad_usage(c, npos < c->minargs ?
+		    "missing argument" : "too many arguments", NULL);
+	else if (olen && ctl->optval == NULL)
+		rc = ctl_bad_usage(c, "missing", c->option);
+	else
+		rc = c->fn(ctl, npos, pos);
+	free(pos);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct ctl		 ctl;
+	const struct ctl_cmd	*best = NULL;
+	const char		*env;
+	size_t			 i;
+	int			 ch, n, bestn = 0;
+
+	log_init("havenctl", 1, LOG_LVL_WARN);
+	memset(&ctl, 0, sizeof(ctl));
+	env = getenv("HAVEN_SOCKET");
+	ctl.http.unix_socket = env && *env ? env : CTL_SOCKET_DEFAULT;
+	ctl.http.timeout_s = 60;
+
+	while ((ch = getopt_long(argc, argv, "+s:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			ctl.http.unix_socket = optarg;
+			break;
+		case 'j':
+			ctl.json = 1;
+			break;
+		case 'h':
+			ctl_usage(stdout);
+			return CTL_OK;
+		case 'V':
+			return ctl_version(&ctl, 0, NULL);
+		default:
+			ctl_usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		ctl_usage(stderr);
+		return CTL_USAGE;
+	}
+
+	for (i = 0; i < nitems(ctl_cmds); i++)
+		if ((n = ctl_match(ctl_cmds[i].name, argc, argv)) > bestn) {
+			best = &ctl_cmds[i];
+			bestn = n;
+		}
+	if (best == NULL) {
+		for (i = 0; i < nitems(ctl_cmds); i++)
+			if (strncmp(ctl_cmds[i].name, argv[0],
+			    strlen(argv[0])) == 0 &&
+			    ctl_cmds[i].name[strlen(argv[0])] == ' ')
+				break;
+		if (i < nitems(ctl_cmds)) {
+			if (argc > 1)
+				fprintf(stderr, "havenctl: no command '%s %s'"
+				    "\n", argv[0], argv[1]);
+			else
+				fprintf(stderr, "havenctl: '%s' needs a "
+				    "subcommand\n", argv[0]);
+			ctl_group_usage(stderr, argv[0]);
+		} else
+			fprintf(stderr, "havenctl: unknown command '%s'; "
+			    "'havenctl help' lists the commands\n", argv[0]);
+		return CTL_USAGE;
+	}
+	return ctl_run(&ctl, best, argc - bestn, argv + bestn);
+}

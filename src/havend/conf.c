@@ -1,0 +1,173 @@
+/*
+ * havend.conf: the key table, and the checks that span several keys.
+ * `havend -h` style help is conf_help(haven_conf_keys), so the help text
+ * here is what operators read.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "conf.h"
+#include "util.h"
+
+#define K(f)	offsetof(struct haven_conf, f)
+
+static const char *const haven_role_names[] = {
+	"cs", "ps", "mt", "vault", NULL
+};
+
+static const struct {
+	const char	*name;
+	unsigned	 bit;
+} haven_roles[] = {
+	{ "cs", ROLE_CS }, { "ps", ROLE_PS }, { "mt", ROLE_MT },
+	{ "vault", ROLE_VAULT },
+};
+
+static const char *const haven_log_levels[] = {
+	"error", "warning", "info", "debug", NULL
+};
+
+const struct conf_key haven_conf_keys[] = {
+	{ "roles", CONF_LIST, "cs ps mt", 0, 0, 0, haven_role_names, K(roles),
+	    "Roles this appliance runs: cs (configuration server), ps "
+	    "(process server), mt (master target), vault (recovery site)." },
+	{ "listen_address", CONF_STR, "0.0.0.0", 0, 0, 0, NULL,
+	    K(listen_address),
+	    "Address the control, admin and data ports listen on." },
+	{ "control_port", CONF_PORT, "443", 0, 0, 0, NULL, K(control_port),
+	    "HTTPS JSON API for agents, scale-out process servers and the "
+	    "vault." },
+	{ "admin_port", CONF_PORT, "44315", 0, 0, 0, NULL, K(admin_port),
+	    "HTTPS web UI and JSON API for people." },
+	{ "data_port", CONF_PORT, "9443", 0, 0, 0, NULL, K(data_port),
+	    "TLS replication stream from agents. 443 is refused: it belongs "
+	    "to the control port." },
+	{ "state_dir", CONF_PATH, "/var/lib/haven", 0, 0, 0, NULL,
+	    K(state_dir),
+	    "Site CA, certificates, passphrase and other state." },
+	{ "cache_dir", CONF_PATH, "/var/lib/haven/cache", 0, 0, 0, NULL,
+	    K(cache_dir),
+	    "Process server cache log: replication data acknowledged to "
+	    "agents and not yet shipped. Put it on the cache disk." },
+	{ "retention_dir", CONF_PATH, "/var/lib/haven/retention", 0, 0, 0,
+	    NULL, K(retention_dir),
+	    "Master target retention journal (recovery points). Put it on "
+	    "the retention disk." },
+	{ "socket_path", CONF_PATH, "/run/haven/havend.sock", 0, 0, 0, NULL,
+	    K(socket_path),
+	    "Unix socket havenctl talks to." },
+	{ "shards", CONF_INT, "0", 0, 64, 0, NULL, K(shards),
+	    "Data path processes; 0 = one per CPU core." },
+	{ "server_names", CONF_LIST, NULL, 0, 0, 0, NULL, K(server_names),
+	    "Extra DNS names and IP addresses for the server certificate's "
+	    "subjectAltName, separated by spaces or commas." },
+	{ "cert_days", CONF_INT, "1095", 1, 3650, 0, NULL, K(cert_days),
+	    "Validity in days of server certificates this site issues." },
+	{ "db_host", CONF_STR, "127.0.0.1", 0, 0, 0, NULL, K(db_host),
+	    "MariaDB host (ignored when db_socket is set)." },
+	{ "db_port", CONF_PORT, "3306", 0, 0, 0, NULL, K(db_port),
+	    "MariaDB TCP port." },
+	{ "db_socket", CONF_PATH, NULL, 0, 0, 0, NULL, K(db_socket),
+	    "MariaDB unix socket; when set, used instead of db_host and "
+	    "db_port." },
+	{ "db_name", CONF_STR, "haven", 0, 0, 0, NULL, K(db_name),
+	    "MariaDB database." },
+	{ "db_user", CONF_STR, "haven", 0, 0, 0, NULL, K(db_user),
+	    "MariaDB user." },
+	{ "db_password_file", CONF_PATH, "/etc/haven/db.pass", 0, 0,
+	    CONF_SECRET, NULL, K(db_password_file),
+	    "File holding the MariaDB password; must be readable by its "
+	    "owner only (chmod 600)." },
+	{ "log_level", CONF_ENUM, "info", 0, 0, CONF_RELOAD, haven_log_levels,
+	    K(log_level),
+	    "Least severe message that is logged." },
+	{ "heartbeat_interval", CONF_INT, "30", 1, 3600, CONF_RELOAD, NULL,
+	    K(heartbeat_interval),
+	    "Seconds between agent and process server heartbeats." },
+	{ "max_connections", CONF_INT, "1024", 1, 100000, CONF_RELOAD, NULL,
+	    K(max_connections),
+	    "Open connections allowed; more are refused until some close." },
+	{ "max_body", CONF_SIZE, "1m", 1024, 64 * 1024 * 1024, CONF_RELOAD,
+	    NULL, K(max_body),
+	    "Largest API request body accepted (413 beyond it)." },
+	{ "max_header", CONF_SIZE, "16k", 1024, 1024 * 1024, CONF_RELOAD,
+	    NULL, K(max_header),
+	    "Largest HTTP request header accepted (431 beyond it)." },
+	{ "request_timeout", CONF_INT, "60", 1, 3600, CONF_RELOAD, NULL,
+	    K(request_timeout),
+	    "Seconds an API client may take to send a request." },
+	{ "enroll_failures", CONF_INT, "5", 1, 1000, CONF_RELOAD, NULL,
+	    K(enroll_failures),
+	    "Failed enrollments allowed per address per minute before 429." },
+	{ NULL }
+};
+
+/* Ports that must differ; havend binds all three on one address. */
+static const struct {
+	const char	*name;
+	size_t		 off;
+} haven_ports[] = {
+	{ "control_port", K(control_port) },
+	{ "admin_port", K(admin_port) },
+	{ "data_port", K(data_port) },
+};
+
+static long long
+haven_port(const struct haven_conf *c, size_t i)
+{
+	return *(const long long *)((const char *)c + haven_ports[i].off);
+}
+
+static void
+haven_conf_check(struct haven_conf *c, struct conf_errors *errs)
+{
+	size_t	i, j;
+
+	/* Agents find the configuration server on 443; never mix the two. */
+	if (c->data_port == 443)
+		conf_error_add(errs, 0, "data_port: 443 is reserved for the "
+		    "control port (agents reach the configuration server on "
+		    "it); use 9443");
+	for (i = 0; i < nitems(haven_ports); i++) {
+		for (j = i + 1; j < nitems(haven_ports); j++) {
+			if (haven_port(c, i) != haven_port(c, j))
+				continue;
+			/* data_port = 443 is already reported above. */
+			if (haven_ports[j].off == K(data_port) &&
+			    c->data_port == 443)
+				continue;
+			conf_error_add(errs, 0, "%s and %s are both %lld; each "
+			    "of control_port, admin_port and data_port needs "
+			    "its own port", haven_ports[i].name,
+			    haven_ports[j].name, haven_port(c, i));
+		}
+	}
+
+	c->role_mask = 0;
+	for (i = 0; i < c->roles.n; i++)
+		for (j = 0; j < nitems(haven_roles); j++)
+			if (strcmp(c->roles.v[i], haven_roles[j].name) == 0)
+				c->role_mask |= haven_roles[j].bit;
+	if (c->role_mask == 0)
+		conf_error_add(errs, 0, "roles: no role is enabled; list at "
+		    "least one of: cs, ps, mt, vault");
+}
+
+int
+haven_conf_load(const char *path, struct haven_conf *c,
+    struct conf_errors *errs)
+{
+	size_t	before = errs->n;
+
+	c->role_mask = 0;
+	conf_load(haven_conf_keys, c, path, errs);
+	haven_conf_check(c, errs);
+	return (int)(errs->n - before);
+}
+
+void
+haven_conf_free(struct haven_conf *c)
+{
+	conf_free(haven_conf_keys, c);
+	c->role_mask = 0;
+}

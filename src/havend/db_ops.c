@@ -1,0 +1,1193 @@
+/*
+ * The database operations control may ask for, one function each, in a
+ * table.  Every value from outside goes through q_run(), which escapes
+ * it; SQL text here is constant.  Times are stored as UTC DATETIME and
+ * answered as ISO 8601 strings.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+#define TEXT_MAX	16000	/* characters: a TEXT column holds 64 KB */
+#define LIMIT_DEF	100
+#define LIMIT_MAX	1000
+
+/* A value for one '?' in a query. */
+struct qarg {
+	char		 kind;	/* 's' string or NULL, 'i' integer,
+				   't' unix seconds as a DATETIME */
+	const char	*s;
+	long long	 i;
+};
+#define QS(x)	{ 's', (x), 0 }
+#define QI(x)	{ 'i', NULL, (long long)(x) }
+#define QT(x)	{ 't', NULL, (long long)(x) }
+
+#define Q(m, res, cause, sql, ...)					\
+	q_run((m), (res), (cause), (sql),				\
+	    (const struct qarg[]){ __VA_ARGS__ },			\
+	    sizeof((const struct qarg[]){ __VA_ARGS__ }) /		\
+	    sizeof(struct qarg))
+#define Q0(m, res, cause, sql)	q_run((m), (res), (cause), (sql), NULL, 0)
+
+static void
+q_escape(MYSQL *m, struct fbuf *b, const char *s)
+{
+	size_t		len = strlen(s);
+	char		*e = xmalloc(2 * len + 1);
+	unsigned long	n;
+
+	n = mysql_real_escape_string(m, e, s, (unsigned long)len);
+	if (n == (unsigned long)-1)
+		fatalx("mysql_real_escape_string failed");
+	fbuf_add(b, "'", 1);
+	fbuf_add(b, e, n);
+	fbuf_add(b, "'", 1);
+	free(e);
+}
+
+/*
+ * Run sql with each '?' replaced by the next argument, escaped.  With
+ * res, the result set is stored there (caller frees).
+ */
+static int
+q_run(MYSQL *m, MYSQL_RES **res, char **cause, const char *sql,
+    const struct qarg *a, size_t n)
+{
+	struct fbuf	 b;
+	const char	*p;
+	char		 tmp[32];
+	size_t		 k = 0;
+	time_t		 t;
+	struct tm	 tm;
+	MYSQL_RES	*r;
+
+	if (res != NULL)
+		*res = NULL;
+	fbuf_init(&b);
+	for (p = sql; *p != '\0'; p++) {
+		if (*p != '?') {
+			fbuf_add(&b, p, 1);
+			continue;
+		}
+		if (k == n)
+			fatalx("query has more '?' than arguments: %s", sql);
+		switch (a[k].kind) {
+		case 's':
+			if (a[k].s == NULL)
+				fbuf_add(&b, "NULL", 4);
+			else
+				q_escape(m, &b, a[k].s);
+			break;
+		case 'i':
+			snprintf(tmp, sizeof(tmp), "%lld", a[k].i);
+			fbuf_add(&b, tmp, strlen(tmp));
+			break;
+		case 't':
+			t = (time_t)a[k].i;
+			if (gmtime_r(&t, &tm) == NULL ||
+			    strftime(tmp, sizeof(tmp), "'%Y-%m-%d %H:%M:%S'",
+			    &tm) == 0)
+				snprintf(tmp, sizeof(tmp), "NULL");
+			fbuf_add(&b, tmp, strlen(tmp));
+			break;
+		}
+		k++;
+	}
+	if (k != n)
+		fatalx("query has fewer '?' than arguments: %s", sql);
+	if (mysql_real_query(m, (char *)b.data, b.len) != 0) {
+		set_cause(cause, "database error: %s (MariaDB error %u)",
+		    mysql_error(m), mysql_errno(m));
+		fbuf_free(&b);
+		return -1;
+	}
+	fbuf_free(&b);
+	r = mysql_store_result(m);
+	if (r == NULL && mysql_field_count(m) != 0) {
+		set_cause(cause, "database error: %s (MariaDB error %u)",
+		    mysql_error(m), mysql_errno(m));
+		return -1;
+	}
+	if (res != NULL)
+		*res = r;
+	else if (r != NULL)
+		mysql_free_result(r);
+	return 0;
+}
+
+/* The first row of a query, or NULL with *res freed. */
+static MYSQL_ROW
+q_row(MYSQL_RES **res)
+{
+	MYSQL_ROW	row;
+
+	if (*res == NULL)
+		return NULL;
+	if ((row = mysql_fetch_row(*res)) == NULL) {
+		mysql_free_result(*res);
+		*res = NULL;
+	}
+	return row;
+}
+
+/* --- JSON from columns */
+
+static json_t *
+j_str(const char *s)
+{
+	json_t	*j;
+
+	if (s == NULL)
+		return json_null();
+	/* utf8mb4 columns hold valid UTF-8, but never answer NULL. */
+	if ((j = json_string(s)) == NULL)
+		j = json_string("(not valid UTF-8)");
+	return j;
+}
+
+/* "2026-11-22 04:52:42[.123]" (UTC) -> "2026-11-22T04:52:42Z". */
+static json_t *
+j_time(const char *s)
+{
+	char	buf[21];
+
+	if (s == NULL || strlen(s) < 19)
+		return json_null();
+	memcpy(buf, s, 19);
+	buf[10] = 'T';
+	buf[19] = 'Z';
+	buf[20] = '\0';
+	return json_string(buf);
+}
+
+static json_t *
+j_int(const char *s)
+{
+	return s == NULL ? json_null() : json_integer(strtoll(s, NULL, 10));
+}
+
+static json_t *
+j_json(const char *s)
+{
+	json_t	*j;
+
+	if (s == NULL || (j = json_loads(s, JSON_DECODE_ANY, NULL)) == NULL)
+		return json_null();
+	return j;
+}
+
+/* --- arguments */
+
+static size_t
+u8_chars(const char *s)
+{
+	size_t	n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* A copy of s cut to at most max characters, never inside one. */
+static char *
+u8_cut(const char *s, size_t max)
+{
+	const char	*p = s;
+	size_t		 n = 0;
+
+	for (; *p != '\0'; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80 && n++ == max)
+			break;
+	}
+	return xstrndup(s, (size_t)(p - s));
+}
+
+/* A string argument of at most max characters (0: no limit); NULL in
+ * *out when absent and not required. */
+static int
+a_str(json_t *args, const char *key, int required, size_t max,
+    const char **out, char **cause)
+{
+	json_t	*v = json_object_get(args, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (!required)
+			return 0;
+		set_cause(cause, "'%s' is missing", key);
+		return -1;
+	}
+	if (!json_is_string(v) || (required && json_string_length(v) == 0)) {
+		set_cause(cause, "'%s' must be a non-empty string", key);
+		return -1;
+	}
+	if (max > 0 && u8_chars(json_string_value(v)) > max) {
+		set_cause(cause, "'%s' is longer than %zu characters", key,
+		    max);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int
+a_int(json_t *args, const char *key, int required, long long min,
+    long long max, long long def, long long *out, char **cause)
+{
+	json_t	*v = json_object_get(args, key);
+
+	*out = def;
+	if (v == NULL || json_is_null(v)) {
+		if (!required)
+			return 0;
+		set_cause(cause, "'%s' is missing", key);
+		return -1;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max) {
+		set_cause(cause, "'%s' must be an integer from %lld to %lld",
+		    key, min, max);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int
+a_enum(json_t *args, const char *key, int required,
+    const char *const *choices, const char **out, char **cause)
+{
+	struct fbuf	b;
+	size_t		i;
+
+	if (a_str(args, key, required, 0, out, cause) == -1)
+		return -1;
+	if (*out == NULL)
+		return 0;
+	for (i = 0; choices[i] != NULL; i++)
+		if (strcmp(*out, choices[i]) == 0)
+			return 0;
+	fbuf_init(&b);
+	for (i = 0; choices[i] != NULL; i++) {
+		if (i > 0)
+			fbuf_add(&b, ", ", 2);
+		fbuf_add(&b, choices[i], strlen(choices[i]));
+	}
+	fbuf_add(&b, "", 1);
+	set_cause(cause, "'%s' must be one of: %s", key, (char *)b.data);
+	fbuf_free(&b);
+	return -1;
+}
+
+static int
+a_limit(json_t *args, long long *limit, char **cause)
+{
+	return a_int(args, "limit", 0, 1, LIMIT_MAX, LIMIT_DEF, limit, cause);
+}
+
+/* Any JSON value as text for a LONGTEXT column, NULL when absent. */
+static char *
+a_dump(json_t *args, const char *key)
+{
+	json_t	*v = json_object_get(args, key);
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static const char *const roles[] = { "agent", "ps", NULL };
+static const char *const job_states[] = { "queued", "running", "succeeded",
+	"failed", NULL };
+static const char *const severities[] = { "info", "warning", "critical",
+	NULL };
+
+/* --- machines */
+
+#define MACHINE_COLS	"id, hostname, role, status, enrolled_at, " \
+	"last_heartbeat, address, cert_serial, cert_not_after, inventory, " \
+	"revoked_at"
+
+static json_t *
+machine_json(MYSQL_ROW r)
+{
+	json_t	*inv = j_json(r[9]);
+
+	if (!json_is_object(inv)) {
+		json_decref(inv);
+		inv = json_object();
+	}
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+	    "s:o, s:o}",
+	    "id", j_str(r[0]), "hostname", j_str(r[1]), "role", j_str(r[2]),
+	    "status", j_str(r[3]), "enrolled_at", j_time(r[4]),
+	    "last_heartbeat", j_time(r[5]), "address", j_str(r[6]),
+	    "cert_serial", j_str(r[7]), "cert_not_after", j_time(r[8]),
+	    "inventory", inv, "revoked_at", j_time(r[10]));
+}
+
+static int
+event_add(MYSQL *m, const char *machine_id, const char *kind,
+    const char *message, char **cause)
+{
+	return Q(m, NULL, cause, "INSERT INTO events (at, machine_id, kind, "
+	    "message) VALUES (UTC_TIMESTAMP(3), ?, ?, ?)", QS(machine_id),
+	    QS(kind), QS(message));
+}
+
+static json_t *
+revoked_serials(MYSQL *m, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*a;
+
+	if (Q0(m, &res, cause, "SELECT cert_serial FROM machines WHERE "
+	    "status = 'revoked' ORDER BY revoked_at, cert_serial") == -1)
+		return NULL;
+	a = json_array();
+	while ((r = mysql_fetch_row(res)) != NULL)
+		json_array_append_new(a, j_str(r[0]));
+	mysql_free_result(res);
+	return a;
+}
+
+static int
+op_status(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	long long	 version;
+
+	(void)args;
+	if (Q0(m, &res, cause, "SELECT COALESCE(MAX(version), 0) FROM "
+	    "schema_version WHERE state = 'applied'") == -1)
+		return -1;
+	r = q_row(&res);
+	version = r != NULL ? strtoll(r[0], NULL, 10) : 0;
+	if (res != NULL)
+		mysql_free_result(res);
+	if (Q0(m, &res, cause, "SELECT COUNT(*), "
+	    "COALESCE(SUM(status = 'connected'), 0), "
+	    "COALESCE(SUM(status = 'disconnected'), 0), "
+	    "COALESCE(SUM(status = 'revoked'), 0) FROM machines") == -1)
+		return -1;
+	if ((r = q_row(&res)) == NULL) {
+		set_cause(cause, "counting machines returned nothing");
+		return -1;
+	}
+	*result = json_pack("{s:I, s:{s:o, s:o, s:o, s:o}}",
+	    "schema_version", (json_int_t)version, "machines",
+	    "total", j_int(r[0]), "connected", j_int(r[1]),
+	    "disconnected", j_int(r[2]), "revoked", j_int(r[3]));
+	mysql_free_result(res);
+	return 0;
+}
+
+static int
+op_machine_enroll(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	const char	*id, *host, *role, *addr, *serial, *fp;
+	char		*msg;
+	long long	 not_after;
+	int		 rc;
+
+	if (a_str(args, "id", 1, 36, &id, cause) == -1 ||
+	    a_str(args, "hostname", 1, 255, &host, cause) == -1 ||
+	    a_enum(args, "role", 1, roles, &role, cause) == -1 ||
+	    a_str(args, "address", 0, 255, &addr, cause) == -1 ||
+	    a_str(args, "cert_serial", 1, 80, &serial, cause) == -1 ||
+	    a_str(args, "cert_fingerprint", 1, 64, &fp, cause) == -1 ||
+	    a_int(args, "cert_not_after", 1, 0, 253402300799LL, 0,
+	    &not_after, cause) == -1)
+		return -1;
+	if (addr == NULL)
+		addr = "";
+	if (Q(m, NULL, cause, "INSERT INTO machines (id, hostname, role, "
+	    "status, address, cert_serial, cert_fingerprint, cert_not_after, "
+	    "enrolled_at) VALUES (?, ?, ?, 'enrolled', ?, ?, ?, ?, "
+	    "UTC_TIMESTAMP())", QS(id), QS(host), QS(role), QS(addr),
+	    QS(serial), QS(fp), QT(not_after)) == -1) {
+		if (mysql_errno(m) == ER_DUP_ENTRY)
+			set_cause(cause, "a machine with id %s, certificate "
+			    "serial %s or this certificate fingerprint is "
+			    "already enrolled", id, serial);
+		return -1;
+	}
+	msg = xasprintf("%s %s enrolled from %s", role, host,
+	    *addr != '\0' ? addr : "an unknown address");
+	rc = event_add(m, id, "enrolled", msg, cause);
+	free(msg);
+	if (rc == 0)
+		*result = json_object();
+	return rc;
+}
+
+static int
+op_machine_heartbeat(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*inv;
+	const char	*fp, *addr;
+	char		*id = NULL, *host = NULL, *was = NULL, *msg;
+	char		*inv_text = NULL, *ihost = NULL, *os = NULL;
+	char		*kernel = NULL, *ver = NULL, *old_addr = NULL;
+	int		 rc = -1;
+
+	if (a_str(args, "fingerprint", 1, 64, &fp, cause) == -1 ||
+	    a_str(args, "address", 0, 255, &addr, cause) == -1)
+		return -1;
+	inv = json_object_get(args, "inventory");
+	if (inv != NULL && !json_is_null(inv) && !json_is_object(inv)) {
+		set_cause(cause, "'inventory' must be an object");
+		return -1;
+	}
+	if (Q(m, &res, cause, "SELECT id, hostname, status, address FROM "
+	    "machines WHERE cert_fingerprint = ? FOR UPDATE", QS(fp)) == -1)
+		return -1;
+	if ((r = q_row(&res)) == NULL) {
+		set_cause(cause, "no enrolled machine has this certificate");
+		return -1;
+	}
+	id = xstrdup(r[0]);
+	host = xstrdup(r[1]);
+	was = xstrdup(r[2]);
+	old_addr = xstrdup(r[3]);
+	mysql_free_result(res);
+	if (strcmp(was, "revoked") == 0) {
+		*result = json_pack("{s:s, s:s, s:b, s:s}", "id", id,
+		    "hostname", host, "revoked", 1, "was", was);
+		rc = 0;
+		goto out;
+	}
+	if (json_is_object(inv)) {
+		/* The agent's word for these; cut to the columns' sizes
+		 * rather than refuse a heartbeat over a long kernel name. */
+#define INV(key, max) (json_is_string(json_object_get(inv, key)) &&	\
+	    json_string_length(json_object_get(inv, key)) > 0 ?		\
+	    u8_cut(json_string_value(json_object_get(inv, key)), max) : NULL)
+		ihost = INV("hostname", 255);
+		os = INV("os", 255);
+		kernel = INV("kernel", 255);
+		ver = INV("agent_version", 64);
+#undef INV
+		inv_text = json_dumps(inv, JSON_COMPACT | JSON_SORT_KEYS);
+	}
+	if (Q(m, NULL, cause, "UPDATE machines SET status = 'connected', "
+	    "last_heartbeat = UTC_TIMESTAMP(), "
+	    "address = COALESCE(?, address), "
+	    "hostname = COALESCE(?, hostname), "
+	    "inventory = COALESCE(?, inventory), "
+	    "os = COALESCE(?, os), kernel = COALESCE(?, kernel), "
+	    "agent_version = COALESCE(?, agent_version) WHERE id = ?",
+	    QS(addr), QS(ihost), QS(inv_text), QS(os), QS(kernel), QS(ver),
+	    QS(id)) == -1)
+		goto out;
+	if (ihost != NULL) {
+		free(host);
+		host = xstrdup(ihost);
+	}
+	if (strcmp(was, "connected") != 0) {
+		if (addr == NULL)
+			addr = old_addr;
+		msg = xasprintf("%s connected from %s", host,
+		    *addr != '\0' ? addr : "an unknown address");
+		rc = event_add(m, id, "connected", msg, cause);
+		free(msg);
+		if (rc == -1)
+			goto out;
+	}
+	*result = json_pack("{s:s, s:s, s:b, s:s}", "id", id, "hostname",
+	    host, "revoked", 0, "was", was);
+	rc = 0;
+out:
+	free(id);
+	free(host);
+	free(was);
+	free(old_addr);
+	free(inv_text);
+	free(ihost);
+	free(os);
+	free(kernel);
+	free(ver);
+	return rc;
+}
+
+static int
+op_machine_sweep(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*gone;
+	char		*msg;
+	long long	 interval;
+	int		 rc = 0;
+
+	if (a_int(args, "interval", 1, 1, 30 * 86400, 0, &interval,
+	    cause) == -1)
+		return -1;
+	/* Three missed heartbeats, so one slow one does not flap. */
+	if (Q(m, &res, cause, "SELECT id, hostname, last_heartbeat FROM "
+	    "machines WHERE status = 'connected' AND last_heartbeat < "
+	    "UTC_TIMESTAMP() - INTERVAL ? SECOND ORDER BY id FOR UPDATE",
+	    QI(3 * interval)) == -1)
+		return -1;
+	gone = json_array();
+	while (rc == 0 && (r = mysql_fetch_row(res)) != NULL) {
+		if ((rc = Q(m, NULL, cause, "UPDATE machines SET status = "
+		    "'disconnected' WHERE id = ?", QS(r[0]))) == -1)
+			break;
+		msg = xasprintf("%s stopped sending heartbeats (last one at "
+		    "%s UTC)", r[1], r[2]);
+		rc = event_add(m, r[0], "disconnected", msg, cause);
+		free(msg);
+		json_array_append_new(gone, j_str(r[0]));
+	}
+	mysql_free_result(res);
+	if (rc == -1) {
+		json_decref(gone);
+		return -1;
+	}
+	*result = json_pack("{s:o}", "disconnected", gone);
+	return 0;
+}
+
+static int
+op_machine_list(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*a;
+
+	(void)args;
+	if (Q0(m, &res, cause, "SELECT " MACHINE_COLS " FROM machines "
+	    "ORDER BY hostname, id") == -1)
+		return -1;
+	a = json_array();
+	while ((r = mysql_fetch_row(res)) != NULL)
+		json_array_append_new(a, machine_json(r));
+	mysql_free_result(res);
+	*result = json_pack("{s:o}", "machines", a);
+	return 0;
+}
+
+static int
+op_machine_get(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	const char	*id;
+
+	if (a_str(args, "id", 1, 0, &id, cause) == -1)
+		return -1;
+	if (Q(m, &res, cause, "SELECT " MACHINE_COLS " FROM machines "
+	    "WHERE id = ?", QS(id)) == -1)
+		return -1;
+	if ((r = q_row(&res)) == NULL) {
+		set_cause(cause, "no machine with id %s", id);
+		return -1;
+	}
+	*result = machine_json(r);
+	mysql_free_result(res);
+	return 0;
+}
+
+static int
+op_machine_revoke(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*serials, *at;
+	const char	*id;
+	char		*msg;
+	int		 rc;
+
+	if (a_str(args, "id", 1, 0, &id, cause) == -1)
+		return -1;
+	if (Q(m, &res, cause, "SELECT status, hostname FROM machines "
+	    "WHERE id = ? FOR UPDATE", QS(id)) == -1)
+		return -1;
+	if ((r = q_row(&res)) == NULL) {
+		set_cause(cause, "no machine with id %s", id);
+		return -1;
+	}
+	if (strcmp(r[0], "revoked") != 0) {
+		msg = xasprintf("%s's certificate was revoked", r[1]);
+		rc = Q(m, NULL, cause, "UPDATE machines SET status = "
+		    "'revoked', revoked_at = UTC_TIMESTAMP() WHERE id = ?",
+		    QS(id));
+		if (rc == 0)
+			rc = event_add(m, id, "revoked", msg, cause);
+		free(msg);
+		if (rc == -1) {
+			mysql_free_result(res);
+			return -1;
+		}
+	}
+	mysql_free_result(res);
+	if (Q(m, &res, cause, "SELECT revoked_at FROM machines WHERE id = ?",
+	    QS(id)) == -1)
+		return -1;
+	r = q_row(&res);
+	at = j_time(r != NULL ? r[0] : NULL);
+	if (res != NULL)
+		mysql_free_result(res);
+	if ((serials = revoked_serials(m, cause)) == NULL) {
+		json_decref(at);
+		return -1;
+	}
+	*result = json_pack("{s:s, s:o, s:o}", "id", id, "revoked_at", at,
+	    "serials", serials);
+	return 0;
+}
+
+static int
+op_machine_revoked_serials(MYSQL *m, json_t *args, json_t **result,
+    char **cause)
+{
+	json_t	*serials;
+
+	(void)args;
+	if ((serials = revoked_serials(m, cause)) == NULL)
+		return -1;
+	*result = json_pack("{s:o}", "serials", serials);
+	return 0;
+}
+
+/* --- users */
+
+static int
+op_user_set(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	const char	*name, *hash;
+
+	if (a_str(args, "name", 1, 64, &name, cause) == -1 ||
+	    a_str(args, "hash", 1, 255, &hash, cause) == -1)
+		return -1;
+	if (Q(m, NULL, cause, "INSERT INTO users (name, password_hash, "
+	    "failures, locked_until, created_at, password_changed_at) "
+	    "VALUES (?, ?, 0, NULL, UTC_TIMESTAMP(), UTC_TIMESTAMP()) "
+	    "ON DUPLICATE KEY UPDATE password_hash = VALUES(password_hash), "
+	    "failures = 0, locked_until = NULL, "
+	    "password_changed_at = VALUES(password_changed_at)",
+	    QS(name), QS(hash)) == -1)
+		return -1;
+	*result = json_object();
+	return 0;
+}
+
+static int
+op_user_get(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	const char	*name;
+
+	if (a_str(args, "name", 1, 0, &name, cause) == -1)
+		return -1;
+	if (Q(m, &res, cause, "SELECT name, password_hash, failures, "
+	    "COALESCE(UNIX_TIMESTAMP(locked_until), 0) FROM users "
+	    "WHERE name = ?", QS(name)) == -1)
+		return -1;
+	if ((r = q_row(&res)) == NULL) {
+		set_cause(cause, "no such user");
+		return -1;
+	}
+	*result = json_pack("{s:o, s:o, s:o, s:o}", "name", j_str(r[0]),
+	    "hash", j_str(r[1]), "failures", j_int(r[2]),
+	    "locked_until", j_int(r[3]));
+	mysql_free_result(res);
+	return 0;
+}
+
+static int
+op_user_login_result(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*ok;
+	const char	*name;
+	long long	 lock;
+
+	if (a_str(args, "name", 1, 0, &name, cause) == -1 ||
+	    a_int(args, "lock_seconds", 0, 0, 86400 * 365, 0, &lock,
+	    cause) == -1)
+		return -1;
+	ok = json_object_get(args, "ok");
+	if (!json_is_boolean(ok)) {
+		set_cause(cause, "'ok' must be true or false");
+		return -1;
+	}
+	if (Q(m, &res, cause, "SELECT name FROM users WHERE name = ? "
+	    "FOR UPDATE", QS(name)) == -1)
+		return -1;
+	if (q_row(&res) == NULL) {
+		set_cause(cause, "no such user");
+		return -1;
+	}
+	mysql_free_result(res);
+	if (json_is_true(ok)) {
+		if (Q(m, NULL, cause, "UPDATE users SET failures = 0, "
+		    "locked_until = NULL WHERE name = ?", QS(name)) == -1)
+			return -1;
+	} else if (Q(m, NULL, cause, "UPDATE users SET failures = "
+	    "failures + 1, locked_until = IF(? > 0, UTC_TIMESTAMP() + "
+	    "INTERVAL ? SECOND, locked_until) WHERE name = ?", QI(lock),
+	    QI(lock), QS(name)) == -1)
+		return -1;
+	if (Q(m, &res, cause, "SELECT failures, "
+	    "COALESCE(UNIX_TIMESTAMP(locked_until), 0) FROM users "
+	    "WHERE name = ?", QS(name)) == -1)
+		return -1;
+	if ((r = q_row(&res)) == NULL) {
+		set_cause(cause, "no such user");
+		return -1;
+	}
+	*result = json_pack("{s:o, s:o}", "failures", j_int(r[0]),
+	    "locked_until", j_int(r[1]));
+	mysql_free_result(res);
+	return 0;
+}
+
+static int
+op_user_count(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+
+	(void)args;
+	if (Q0(m, &res, cause, "SELECT COUNT(*) FROM users") == -1)
+		return -1;
+	r = q_row(&res);
+	*result = json_pack("{s:o}", "count", j_int(r != NULL ? r[0] : "0"));
+	if (res != NULL)
+		mysql_free_result(res);
+	return 0;
+}
+
+/* --- audit log */
+
+static int
+op_audit_add(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	const char	*actor, *addr, *action, *target, *detail;
+	char		*dumped = NULL;
+	json_t		*d = json_object_get(args, "detail");
+	int		 rc;
+
+	if (a_str(args, "actor", 1, 190, &actor, cause) == -1 ||
+	    a_str(args, "address", 0, 255, &addr, cause) == -1 ||
+	    a_str(args, "action", 1, 64, &action, cause) == -1 ||
+	    a_str(args, "target", 0, 255, &target, cause) == -1)
+		return -1;
+	if (d != NULL && !json_is_null(d) && !json_is_string(d)) {
+		dumped = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
+		detail = dumped;
+	} else if (a_str(args, "detail", 0, 0, &detail, cause) == -1)
+		return -1;
+	if (detail != NULL && u8_chars(detail) > TEXT_MAX) {
+		set_cause(cause, "'detail' is longer than %d characters",
+		    TEXT_MAX);
+		free(dumped);
+		return -1;
+	}
+	rc = Q(m, NULL, cause, "INSERT INTO audit_log (at, actor, address, "
+	    "action, target, detail) VALUES (UTC_TIMESTAMP(3), ?, ?, ?, ?, "
+	    "?)", QS(actor), QS(addr != NULL ? addr : ""), QS(action),
+	    QS(target != NULL ? target : ""), QS(detail));
+	free(dumped);
+	if (rc == -1)
+		return -1;
+	*result = json_pack("{s:I}", "id", (json_int_t)mysql_insert_id(m));
+	return 0;
+}
+
+static int
+op_audit_list(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*a;
+	long long	 limit;
+
+	if (a_limit(args, &limit, cause) == -1)
+		return -1;
+	if (Q(m, &res, cause, "SELECT id, at, actor, address, action, "
+	    "target, detail FROM audit_log ORDER BY id DESC LIMIT ?",
+	    QI(limit)) == -1)
+		return -1;
+	a = json_array();
+	while ((r = mysql_fetch_row(res)) != NULL)
+		json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, "
+		    "s:o, s:o, s:o}", "id", j_int(r[0]), "at", j_time(r[1]),
+		    "actor", j_str(r[2]), "address", j_str(r[3]),
+		    "action", j_str(r[4]), "target", j_str(r[5]),
+		    "detail", j_str(r[6])));
+	mysql_free_result(res);
+	*result = json_pack("{s:o}", "entries", a);
+	return 0;
+}
+
+/* --- jobs */
+
+#define JOB_COLS	"id, kind, state, percent, message, args, result, " \
+	"error, created_by, created_at, started_at, finished_at"
+
+static json_t *
+job_json(MYSQL_ROW r)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+	    "s:o, s:o, s:o}",
+	    "id", j_int(r[0]), "kind", j_str(r[1]), "state", j_str(r[2]),
+	    "percent", j_int(r[3]), "message", j_str(r[4]),
+	    "args", j_json(r[5]), "result", j_json(r[6]),
+	    "error", j_str(r[7]), "created_by", j_str(r[8]),
+	    "created_at", j_time(r[9]), "started_at", j_time(r[10]),
+	    "finished_at", j_time(r[11]));
+}
+
+static int
+op_job_create(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	const char	*kind, *by;
+	char		*jargs;
+	int		 rc;
+
+	if (a_str(args, "kind", 1, 64, &kind, cause) == -1 ||
+	    a_str(args, "created_by", 0, 190, &by, cause) == -1)
+		return -1;
+	if ((jargs = a_dump(args, "args")) == NULL)
+		jargs = xstrdup("{}");
+	rc = Q(m, NULL, cause, "INSERT INTO jobs (kind, state, percent, "
+	    "args, created_by, created_at) VALUES (?, 'queued', 0, ?, ?, "
+	    "UTC_TIMESTAMP())", QS(kind), QS(jargs),
+	    QS(by != NULL ? by : ""));
+	free(jargs);
+	if (rc == -1)
+		return -1;
+	*result = json_pack("{s:I}", "id", (json_int_t)mysql_insert_id(m));
+	return 0;
+}
+
+static int
+op_job_update(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	struct qarg	 qa[8];
+	struct fbuf	 sql;
+	const char	*state, *msg, *err;
+	char		*res_text = NULL;
+	long long	 id, pct;
+	size_t		 n = 0;
+	int		 rc = -1;
+
+	if (a_int(args, "id", 1, 1, INT64_MAX, 0, &id, cause) == -1 ||
+	    a_enum(args, "state", 0, job_states, &state, cause) == -1 ||
+	    a_int(args, "percent", 0, 0, 100, -1, &pct, cause) == -1 ||
+	    a_str(args, "message", 0, TEXT_MAX, &msg, cause) == -1 ||
+	    a_str(args, "error", 0, TEXT_MAX, &err, cause) == -1)
+		return -1;
+	if (Q(m, &res, cause, "SELECT id FROM jobs WHERE id = ? FOR UPDATE",
+	    QI(id)) == -1)
+		return -1;
+	if (q_row(&res) == NULL) {
+		set_cause(cause, "no job with id %lld", id);
+		return -1;
+	}
+	mysql_free_result(res);
+	fbuf_init(&sql);
+#define ADD(text)	fbuf_add(&sql, text, strlen(text))
+#define SET(text, arg) do {						\
+	ADD(n == 0 ? "UPDATE jobs SET " : ", ");			\
+	ADD(text);							\
+	qa[n++] = (struct qarg)arg;					\
+} while (0)
+	if (state != NULL) {
+		SET("state = ?", QS(state));
+		if (strcmp(state, "running") == 0)
+			ADD(", started_at = COALESCE(started_at, "
+			    "UTC_TIMESTAMP())");
+		else if (strcmp(state, "succeeded") == 0 ||
+		    strcmp(state, "failed") == 0)
+			ADD(", finished_at = UTC_TIMESTAMP()");
+	}
+	if (pct >= 0)
+		SET("percent = ?", QI(pct));
+	if (msg != NULL)
+		SET("message = ?", QS(msg));
+	if (json_object_get(args, "result") != NULL) {
+		res_text = a_dump(args, "result");
+		SET("result = ?", QS(res_text));
+	}
+	if (err != NULL)
+		SET("error = ?", QS(err));
+	if (n > 0) {
+		ADD(" WHERE id = ?");
+		fbuf_add(&sql, "", 1);
+		qa[n++] = (struct qarg)QI(id);
+		if (q_run(m, NULL, cause, (char *)sql.data, qa, n) == -1)
+			goto out;
+	}
+#undef SET
+#undef ADD
+	*result = json_object();
+	rc = 0;
+out:
+	fbuf_free(&sql);
+	free(res_text);
+	return rc;
+}
+
+static int
+op_job_get(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	long long	 id;
+
+	if (a_int(args, "id", 1, 1, INT64_MAX, 0, &id, cause) == -1)
+		return -1;
+	if (Q(m, &res, cause, "SELECT " JOB_COLS " FROM jobs WHERE id = ?",
+	    QI(id)) == -1)
+		return -1;
+	if ((r = q_row(&res)) == NULL) {
+		set_cause(cause, "no job with id %lld", id);
+		return -1;
+	}
+	*result = job_json(r);
+	mysql_free_result(res);
+	return 0;
+}
+
+static int
+op_job_list(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*a;
+	long long	 limit;
+
+	if (a_limit(args, &limit, cause) == -1)
+		return -1;
+	if (Q(m, &res, cause, "SELECT " JOB_COLS " FROM jobs ORDER BY id "
+	    "DESC LIMIT ?", QI(limit)) == -1)
+		return -1;
+	a = json_array();
+	while ((r = mysql_fetch_row(res)) != NULL)
+		json_array_append_new(a, job_json(r));
+	mysql_free_result(res);
+	*result = json_pack("{s:o}", "jobs", a);
+	return 0;
+}
+
+/* --- alerts */
+
+static int
+op_alert_raise(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	const char	*key, *sev, *msg;
+
+	if (a_str(args, "key", 1, 190, &key, cause) == -1 ||
+	    a_enum(args, "severity", 1, severities, &sev, cause) == -1 ||
+	    a_str(args, "message", 1, TEXT_MAX, &msg, cause) == -1)
+		return -1;
+	/* raised_at is assigned before cleared_at: MariaDB evaluates
+	 * these left to right, so it still sees whether it was active. */
+	if (Q(m, NULL, cause, "INSERT INTO alerts (alert_key, severity, "
+	    "message, raised_at, cleared_at) VALUES (?, ?, ?, "
+	    "UTC_TIMESTAMP(), NULL) ON DUPLICATE KEY UPDATE "
+	    "raised_at = IF(cleared_at IS NULL, raised_at, "
+	    "VALUES(raised_at)), severity = VALUES(severity), "
+	    "message = VALUES(message), cleared_at = NULL",
+	    QS(key), QS(sev), QS(msg)) == -1)
+		return -1;
+	*result = json_object();
+	return 0;
+}
+
+static int
+op_alert_clear(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	const char	*key;
+
+	if (a_str(args, "key", 1, 190, &key, cause) == -1)
+		return -1;
+	if (Q(m, NULL, cause, "UPDATE alerts SET cleared_at = "
+	    "UTC_TIMESTAMP() WHERE alert_key = ? AND cleared_at IS NULL",
+	    QS(key)) == -1)
+		return -1;
+	*result = json_object();
+	return 0;
+}
+
+static int
+op_alert_list(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*a;
+
+	(void)args;
+	if (Q0(m, &res, cause, "SELECT alert_key, severity, message, "
+	    "raised_at FROM alerts WHERE cleared_at IS NULL ORDER BY "
+	    "FIELD(severity, 'critical', 'warning', 'info'), raised_at, "
+	    "alert_key") == -1)
+		return -1;
+	a = json_array();
+	while ((r = mysql_fetch_row(res)) != NULL)
+		json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o}",
+		    "key", j_str(r[0]), "severity", j_str(r[1]),
+		    "message", j_str(r[2]), "raised_at", j_time(r[3])));
+	mysql_free_result(res);
+	*result = json_pack("{s:o}", "alerts", a);
+	return 0;
+}
+
+/* --- machine events */
+
+static int
+op_event_list(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*a;
+	const char	*mid;
+	long long	 limit;
+	int		 rc;
+
+	if (a_str(args, "machine_id", 0, 36, &mid, cause) == -1 ||
+	    a_limit(args, &limit, cause) == -1)
+		return -1;
+	if (mid != NULL)
+		rc = Q(m, &res, cause, "SELECT id, at, machine_id, kind, "
+		    "message FROM events WHERE machine_id = ? ORDER BY id "
+		    "DESC LIMIT ?", QS(mid), QI(limit));
+	else
+		rc = Q(m, &res, cause, "SELECT id, at, machine_id, kind, "
+		    "message FROM events ORDER BY id DESC LIMIT ?",
+		    QI(limit));
+	if (rc == -1)
+		return -1;
+	a = json_array();
+	while ((r = mysql_fetch_row(res)) != NULL)
+		json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, "
+		    "s:o}", "id", j_int(r[0]), "at", j_time(r[1]),
+		    "machine_id", j_str(r[2]), "kind", j_str(r[3]),
+		    "message", j_str(r[4])));
+	mysql_free_result(res);
+	*result = json_pack("{s:o}", "events", a);
+	return 0;
+}
+
+static const struct db_op db_ops[] = {
+	{ "status",			op_status },
+	{ "machine.enroll",		op_machine_enroll },
+	{ "machine.heartbeat",		op_machine_heartbeat },
+	{ "machine.sweep",		op_machine_sweep },
+	{ "machine.list",		op_machine_list },
+	{ "machine.get",		op_machine_get },
+	{ "machine.revoke",		op_machine_revoke },
+	{ "machine.revoked_serials",	op_machine_revoked_serials },
+	{ "user.set",			op_user_set },
+	{ "user.get",			op_user_get },
+	{ "user.login_result",		op_user_login_result },
+	{ "user.count",			op_user_count },
+	{ "audit.add",			op_audit_add },
+	{ "audit.list",			op_audit_list },
+	{ "job.create",			op_job_create },
+	{ "job.update",			op_job_update },
+	{ "job.get",			op_job_get },
+	{ "job.list",			op_job_list },
+	{ "alert.raise",		op_alert_raise },
+	{ "alert.clear",		op_alert_clear },
+	{ "alert.list",			op_alert_list },
+	{ "event.list",			op_event_list },
+	{ NULL, NULL }
+};
+
+const struct db_op *
+db_ops_find(const char *name)
+{
+	const struct db_op	*op;
+
+	for (op = db_ops; op->name != NULL; op++)
+		if (strcmp(op->name, name) == 0)
+			return op;
+	return NULL;
+}
+
+int
+db_ops_conn_error(unsigned int e)
+{
+	switch (e) {
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_COMMANDS_OUT_OF_SYNC:
+	case CR_SERVER_LOST_EXTENDED:
+	case ER_CONNECTION_KILLED:
+	case ER_SERVER_SHUTDOWN:
+		return 1;
+	}
+	return 0;
+}
+
+int
+db_ops_run(MYSQL *m, const struct db_op *op, json_t *args, json_t **result,
+    char **cause, int *lost)
+{
+	char	*why = NULL;
+
+	*result = NULL;
+	*lost = 0;
+	if (!json_is_object(args)) {
+		set_cause(cause, "%s: the arguments must be a JSON object",
+		    op->name);
+		return -1;
+	}
+	if (Q0(m, NULL, &why, "START TRANSACTION") == -1)
+		goto fail;
+	if (op->fn(m, args, result, &why) == -1 || *result == NULL) {
+		if (why == NULL)
+			why = xstrdup("the operation returned nothing");
+		*lost = db_ops_conn_error(mysql_errno(m));
+		if (!*lost)
+			(void)Q0(m, NULL, NULL, "ROLLBACK");
+		goto fail;
+	}
+	if (Q0(m, NULL, &why, "COMMIT") == -1)
+		goto fail;
+	return 0;
+fail:
+	if (!*lost)
+		*lost = db_ops_conn_error(mysql_errno(m));
+	json_decref(*result);
+	*result = NULL;
+	set_cause(cause, "%s", why);
+	free(why);
+	return -1;
+}
+
+int
+db_ops_session(MYSQL *m, char **cause)
+{
+	/* Strict mode refuses what would otherwise be silently cut or
+	 * zeroed, whatever the server's global default. */
+	if (Q0(m, NULL, cause, "SET time_zone = '+00:00', sql_mode = "
+	    "'STRICT_TRANS_TABLES,STRICT_ALL_TABLES,NO_ZERO_IN_DATE,"
+	    "NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
+	    "NO_ENGINE_SUBSTITUTION'") == -1)
+		return -1;
+	return 0;
+}
