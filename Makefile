@@ -32,6 +32,9 @@ UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Needs a MariaDB server: tests/integration/db.t starts one and runs it.
 UNIT_DB	   = $(BUILD)/tests/test_db_ops
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+# Small C programs the tests drive (data-channel client, ...).
+TOOL_SRC   = $(wildcard tests/lib/*.c)
+TOOL_BIN   = $(TOOL_SRC:tests/lib/%.c=$(BUILD)/tools/%)
 
 PROGS	 = $(BIN)/havend $(BIN)/havenctl $(BIN)/haven-agent
 PROGS	+= $(if $(SETUP_OBJ),$(BIN)/haven-setup)
@@ -39,7 +42,7 @@ PROGS	+= $(if $(FB_OBJ),$(BIN)/haven-firstboot)
 
 .PHONY: all deps check check-fast unit integration e2e asan run bench clean \
 	agent-package image ova
-all: $(PROGS) $(UNIT_BIN)
+all: $(PROGS) $(UNIT_BIN) $(TOOL_BIN)
 
 Q	 = $(if $(V),,@)
 $(BUILD)/%.o: %.c $(wildcard src/common/*.h src/havend/*.h src/agent/*.h src/ctl/*.h)
@@ -92,6 +95,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libhavend.a $(BUILD)/libcommon.a
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ \
 	    -lcmocka $(LIBS)
 
+$(BUILD)/tools/%: tests/lib/%.c $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LIBS)
+
 deps:
 	@sh tests/lib/deps.sh
 
@@ -100,7 +108,8 @@ unit: $(UNIT_BIN)
 	    echo "# $$t"; $$t; done
 
 integration: $(PROGS)
-	HAVEN_BIN=$(abspath $(BIN)) prove -v -j2 tests/integration/*.t
+	HAVEN_BIN=$(abspath $(BIN)) HAVEN_TOOLS=$(abspath $(BUILD)/tools) \
+	    HAVEN_TESTS=$(abspath $(BUILD)/tests) prove -j2 tests/integration/*.t
 
 check-fast: deps
 	$(MAKE) all

@@ -5,7 +5,7 @@ set -u
 HAVEN_BIN=$1
 HAVEN_LIB=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$HAVEN_LIB/../.." && pwd)
-dir=$top/run
+dir=${HAVEN_RUN_DIR:-$top/run}
 . "$HAVEN_LIB/tap.sh"
 . "$HAVEN_LIB/havend.sh"
 
