@@ -40,7 +40,7 @@ PROGS	 = $(BIN)/havend $(BIN)/havenctl $(BIN)/haven-agent
 PROGS	+= $(if $(SETUP_OBJ),$(BIN)/haven-setup)
 PROGS	+= $(if $(FB_OBJ),$(BIN)/haven-firstboot)
 
-.PHONY: all deps check check-fast unit integration e2e asan run bench clean \
+.PHONY: all deps check check-fast unit integration e2e asan run bench clean fuzz \
 	agent-package image ova
 all: $(PROGS) $(UNIT_BIN) $(TOOL_BIN)
 
@@ -117,11 +117,35 @@ check-fast: deps
 	$(MAKE) integration
 
 check: check-fast
+	$(MAKE) fuzz FUZZ_TIME=15
 
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined \
 	    -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    CFLAGS="-O1 -g" check-fast
+
+# Coverage-guided fuzzing of the parsers that face untrusted bytes, with
+# libFuzzer (clang).  FUZZ_TIME seconds per target; crashes fail the run.
+FUZZ_TIME ?= 20
+FUZZ_CFLAGS = -fsanitize=fuzzer,address,undefined -g -O1 -std=gnu11 \
+	   -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
+	   -DHAVEN_VERSION='"$(VERSION)"' -Isrc/common -Isrc/havend \
+	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_DEPS = src/common/frame.c src/common/dataproto.c src/common/util.c \
+	   src/common/log.c src/common/config.c src/havend/conf.c
+fuzz: deps
+	@mkdir -p $(BUILD)/fuzz
+	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	    c=tests/fuzz/corpus/$${n#fuzz_}; mkdir -p $(BUILD)/fuzz/$$n; \
+	    echo "  FUZZ    $$n ($(FUZZ_TIME) s)"; \
+	    clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n.bin $$f \
+	        $(FUZZ_DEPS) \
+	        $(LIBS); \
+	    $(BUILD)/fuzz/$$n.bin -max_total_time=$(FUZZ_TIME) -seed=1 \
+	        -print_final_stats=0 $(BUILD)/fuzz/$$n $$c \
+	        >$(BUILD)/fuzz/$$n.log 2>&1 || { tail -n 40 \
+	        $(BUILD)/fuzz/$$n.log; exit 1; }; \
+	    grep -E "^Done [0-9]+ runs" $(BUILD)/fuzz/$$n.log || true; done
 
 run: deps all
 	@sh tests/lib/run.sh $(abspath $(BIN))
