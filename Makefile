@@ -53,21 +53,21 @@ $(BUILD)/%.o: %.c $(wildcard src/common/*.h src/havend/*.h src/agent/*.h src/ctl
 # The admin UI's static files are compiled into havend.
 $(BUILD)/gen/www.c: $(WWW_FILES) tests/lib/embed.sh
 	@mkdir -p $(dir $@)
-	sh tests/lib/embed.sh $(WWW_FILES) > $@
+	$(Q)sh tests/lib/embed.sh $(WWW_FILES) > $@
 $(BUILD)/gen/www.o: $(BUILD)/gen/www.c
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 # So are the schema migrations (sql/NNN_name.sql, in name order).
 $(BUILD)/gen/sql.c: $(SQL_FILES) tests/lib/embed-sql.sh
 	@mkdir -p $(dir $@)
-	sh tests/lib/embed-sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+	$(Q)sh tests/lib/embed-sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
 $(BUILD)/gen/sql.o: $(BUILD)/gen/sql.c src/havend/sqlfiles.h
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
-	rm -f $@; ar rcs $@ $^
+	$(Q)rm -f $@; ar rcs $@ $^
 $(BUILD)/libhavend.a: $(HAVEND_OBJ)
-	rm -f $@; ar rcs $@ $^
+	$(Q)rm -f $@; ar rcs $@ $^
 
 $(BIN)/havend: $(BUILD)/src/havend/havend.o $(BUILD)/libhavend.a $(BUILD)/libcommon.a
 	@mkdir -p $(BIN)
@@ -92,7 +92,8 @@ $(BIN)/haven-firstboot: $(FB_OBJ) $(BUILD)/libcommon.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libhavend.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ \
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ \
 	    -lcmocka $(LIBS)
 
 $(BUILD)/tools/%: tests/lib/%.c $(BUILD)/libcommon.a
