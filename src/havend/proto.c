@@ -50,6 +50,11 @@ static const struct field_spec f_job_progress[] = {
 	{ 0, 0, 0, 0, NULL }
 };
 
+static const struct field_spec f_key[] = {
+	{ F_KIND, FK_STR, 1, 512, "key" },
+	{ 0, 0, 0, 0, NULL }
+};
+
 const struct frame_spec proto_specs[] = {
 	{ IMSG_HELLO, "hello", f_hello },
 	{ IMSG_RELOAD, "reload", NULL },
@@ -66,5 +71,9 @@ const struct frame_spec proto_specs[] = {
 	{ IMSG_JOB_DONE, "job-done", f_result },
 	{ IMSG_TLS_RELOAD, "tls-reload", NULL },
 	{ IMSG_SHARD_EVENT, "shard-event", f_json },
+	{ IMSG_DISK_CLAIM, "disk-claim", f_key },
+	{ IMSG_DISK_GRANTED, "disk-granted", f_key },
+	{ IMSG_DISK_RELEASE, "disk-release", f_key },
+	{ IMSG_DISK_RELEASED, "disk-released", f_key },
 	{ 0, NULL, NULL }
 };

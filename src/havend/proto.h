@@ -28,6 +28,17 @@ enum imsg_type {
 	IMSG_JOB_DONE,		/* job->parent->control: F_ID, F_SUCCESS, F_JSON, F_ERROR */
 	IMSG_TLS_RELOAD,	/* control->parent->everyone: certs or CRL changed */
 	IMSG_SHARD_EVENT,	/* shard->parent->control: F_JSON (what happened) */
+	/*
+	 * Disk ownership (docs/replication.md): F_KIND is the key,
+	 * "ingest:<disk id>" or "apply:<disk id>".  A shard or job asks
+	 * with CLAIM; the parent answers GRANTED, first asking the current
+	 * holder to RELEASE (it answers RELEASED).  A holder may also send
+	 * RELEASED on its own when done.
+	 */
+	IMSG_DISK_CLAIM,
+	IMSG_DISK_GRANTED,
+	IMSG_DISK_RELEASE,
+	IMSG_DISK_RELEASED,
 	IMSG_MAX
 };
 
