@@ -108,7 +108,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(filter-out $(UNIT_DB),$(UNIT_BIN)); do \
 	    echo "# $$t"; $$t; done
 
-integration: $(PROGS)
+integration: $(PROGS) $(TOOL_BIN)
 	HAVEN_BIN=$(abspath $(BIN)) HAVEN_TOOLS=$(abspath $(BUILD)/tools) \
 	    HAVEN_TESTS=$(abspath $(BUILD)/tests) prove -j2 tests/integration/*.t
 

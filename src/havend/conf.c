@@ -3,7 +3,9 @@
  * `havend -h` style help is conf_help(haven_conf_keys), so the help text
  * here is what operators read.
  */
+#include <ctype.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
@@ -92,7 +94,7 @@ const struct conf_key haven_conf_keys[] = {
 	    "Largest API request body accepted (413 beyond it)." },
 	{ "max_header", CONF_SIZE, "16k", 1024, 1024 * 1024, CONF_RELOAD,
 	    NULL, K(max_header),
-	    "Largest HTTP request header accepted (431 beyond it)." },
+	    "Largest HTTP request header accepted (refused with 400 beyond it)." },
 	{ "request_timeout", CONF_INT, "60", 1, 3600, CONF_RELOAD, NULL,
 	    K(request_timeout),
 	    "Seconds an API client may take to send a request." },
@@ -118,14 +120,50 @@ haven_port(const struct haven_conf *c, size_t i)
 	return *(const long long *)((const char *)c + haven_ports[i].off);
 }
 
+/*
+ * The line of path that sets key, or 0 (a default): errors that span
+ * keys still point at a line the operator can fix.
+ */
+static int
+haven_key_line(const char *path, const char *key)
+{
+	char		*text, *p, *eol;
+	size_t		 klen = strlen(key);
+	int		 line = 0, found = 0;
+
+	if (path == NULL || (text = read_file(path, NULL, NULL)) == NULL)
+		return 0;
+	for (p = text; *p != '\0'; p = eol) {
+		line++;
+		if ((eol = strchr(p, '\n')) != NULL)
+			*eol++ = '\0';
+		else
+			eol = p + strlen(p);
+		while (isspace((unsigned char)*p))
+			p++;
+		if (strncmp(p, key, klen) != 0)
+			continue;
+		p += klen;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '=')
+			found = line;	/* the last one is the one that counts */
+	}
+	free(text);
+	return found;
+}
+
 static void
-haven_conf_check(struct haven_conf *c, struct conf_errors *errs)
+haven_conf_check(struct haven_conf *c, const char *path,
+    struct conf_errors *errs)
 {
 	size_t	i, j;
+	int	line;
 
 	/* Agents find the configuration server on 443; never mix the two. */
 	if (c->data_port == 443)
-		conf_error_add(errs, 0, "data_port: 443 is reserved for the "
+		conf_error_add(errs, haven_key_line(path, "data_port"),
+		    "data_port: 443 is reserved for the "
 		    "control port (agents reach the configuration server on "
 		    "it); use 9443");
 	for (i = 0; i < nitems(haven_ports); i++) {
@@ -136,7 +174,11 @@ haven_conf_check(struct haven_conf *c, struct conf_errors *errs)
 			if (haven_ports[j].off == K(data_port) &&
 			    c->data_port == 443)
 				continue;
-			conf_error_add(errs, 0, "%s and %s are both %lld; each "
+			if ((line = haven_key_line(path,
+			    haven_ports[j].name)) == 0)
+				line = haven_key_line(path,
+				    haven_ports[i].name);
+			conf_error_add(errs, line, "%s and %s are both %lld; each "
 			    "of control_port, admin_port and data_port needs "
 			    "its own port", haven_ports[i].name,
 			    haven_ports[j].name, haven_port(c, i));
@@ -161,7 +203,7 @@ haven_conf_load(const char *path, struct haven_conf *c,
 
 	c->role_mask = 0;
 	conf_load(haven_conf_keys, c, path, errs);
-	haven_conf_check(c, errs);
+	haven_conf_check(c, path, errs);
 	return (int)(errs->n - before);
 }
 

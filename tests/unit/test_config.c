@@ -609,14 +609,14 @@ test_haven_data_port_443(void **state)
 	(void)state;
 	/* Also equal to control_port, but said once, in the clearer way. */
 	assert_int_equal(haven_load("data_port = 443\n", &c, &e), 1);
-	find_error(&e, 0, "data_port: 443 is reserved for the control port "
+	find_error(&e, 2, "data_port: 443 is reserved for the control port "
 	    "(agents reach the configuration server on it); use 9443");
 	conf_errors_free(&e);
 	haven_conf_free(&c);
 
 	assert_int_equal(haven_load("control_port = 8443\ndata_port = 443\n",
 	    &c, &e), 1);
-	find_error(&e, 0, "data_port: 443 is reserved");
+	find_error(&e, 3, "data_port: 443 is reserved");
 	conf_errors_free(&e);
 	haven_conf_free(&c);
 }
@@ -629,15 +629,15 @@ test_haven_port_clash(void **state)
 
 	(void)state;
 	assert_int_equal(haven_load("admin_port = 9443\n", &c, &e), 1);
-	find_error(&e, 0, "admin_port and data_port are both 9443");
+	find_error(&e, 2, "admin_port and data_port are both 9443");
 	conf_errors_free(&e);
 	haven_conf_free(&c);
 
 	assert_int_equal(haven_load("control_port = 5000\nadmin_port = 5000\n"
 	    "data_port = 5000\n", &c, &e), 3);
-	find_error(&e, 0, "control_port and admin_port are both 5000");
-	find_error(&e, 0, "control_port and data_port are both 5000");
-	find_error(&e, 0, "admin_port and data_port are both 5000");
+	find_error(&e, 3, "control_port and admin_port are both 5000");
+	find_error(&e, 4, "control_port and data_port are both 5000");
+	find_error(&e, 4, "admin_port and data_port are both 5000");
 	conf_errors_free(&e);
 	haven_conf_free(&c);
 }
