@@ -117,8 +117,15 @@ check-fast: deps
 	$(MAKE) unit
 	$(MAKE) integration
 
+# The browser tests: Debian's chromium drives the admin UI.
+e2e: $(PROGS)
+	HAVEN_BIN=$(abspath $(BIN)) \
+	    HAVEN_E2E_SHOTS=$(abspath $(BUILD))/e2e-screenshots \
+	    bash tests/e2e/run.sh
+
 check: check-fast
 	$(MAKE) fuzz FUZZ_TIME=15
+	$(MAKE) e2e
 
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined \

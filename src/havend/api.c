@@ -8,6 +8,7 @@
 
 #include <event2/http.h>
 
+#include "api_ui.h"
 #include "control.h"
 #include "havend.h"
 #include "log.h"
@@ -392,6 +393,15 @@ const struct api_route api_routes[] = {
 	    api_job },
 	{ EVHTTP_REQ_GET, "/api/v1/audit", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
 	    api_audit },
+	{ EVHTTP_REQ_POST, "/api/v1/passphrase/reveal", LST_ADMIN,
+	    AUTH_ADMIN, api_passphrase_reveal },
+	{ EVHTTP_REQ_POST, "/api/v1/password", LST_ADMIN, AUTH_ADMIN,
+	    api_password_change },
+	{ EVHTTP_REQ_GET, "/api/v1/alerts", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
+	    api_alerts },
+	{ EVHTTP_REQ_GET, "/api/v1/storage", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
+	    api_storage },
+	{ EVHTTP_REQ_GET, "/metrics", LST_ADMIN, AUTH_NONE, api_metrics },
 	{ EVHTTP_REQ_POST, "/api/v1/session", LST_ADMIN, AUTH_NONE,
 	    session_login },
 	{ EVHTTP_REQ_DELETE, "/api/v1/session", LST_ADMIN, AUTH_ADMIN,

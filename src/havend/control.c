@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 #include <openssl/err.h>
 
+#include "api_ui.h"
 #include "control.h"
 #include "havend.h"
 #include "ipc.h"
@@ -233,6 +234,23 @@ api_reply(struct api_req *r, int status, json_t *body)
 	api_req_free(r);
 }
 
+/* Not JSON (/metrics): text as is, with its content type. */
+void
+api_reply_text(struct api_req *r, int status, const char *type,
+    const char *text)
+{
+	struct evbuffer	*out = evbuffer_new();
+
+	evbuffer_add(out, text, strlen(text));
+	evhttp_add_header(evhttp_request_get_output_headers(r->req),
+	    "Content-Type", type);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req),
+	    "Cache-Control", "no-store");
+	evhttp_send_reply(r->req, status, NULL, out);
+	evbuffer_free(out);
+	api_req_free(r);
+}
+
 void
 api_error(struct api_req *r, int status, const char *code, const char *fmt,
     ...)
@@ -367,7 +385,8 @@ dispatch(struct evhttp_request *req, void *arg)
 		return;
 	}
 	path = evhttp_uri_get_path(pu);
-	if (path == NULL || strncmp(path, "/api/", 5) != 0) {
+	if (path == NULL || (strncmp(path, "/api/", 5) != 0 &&
+	    strcmp(path, "/metrics") != 0)) {
 		evhttp_uri_free(pu);
 		if (l->kind == LST_ADMIN)
 			www_serve(req, l);

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Browser tests of the admin UI, run by `make check` (make e2e).
+#
+# Starts a private MariaDB and havend (tests/lib/havend.sh) in a temp
+# directory on free ports, creates the sign-in accounts, enrolls two
+# agents (one keeps beating, one goes quiet), then drives Debian's
+# chromium with playwright-core under node's own test runner.  Never
+# downloads a browser.  Screenshots go to build/e2e-screenshots/.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+export HAVEN_BIN=${HAVEN_BIN:-$top/build/bin}
+export HAVEN_E2E_SHOTS=${HAVEN_E2E_SHOTS:-$top/build/e2e-screenshots}
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+. "$top/tests/lib/tap.sh"
+. "$top/tests/lib/havend.sh"
+
+die() { echo "e2e: $*" >&2; exit 1; }
+[ -x "$CHROMIUM" ] || die "$CHROMIUM is missing: 'make deps' installs Debian's chromium"
+command -v node >/dev/null && command -v npm >/dev/null ||
+    die "node and npm are missing: 'make deps' installs them"
+node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' ||
+    die "node $(node --version) is too old: playwright-core needs node 20 or later"
+for b in havend havenctl haven-agent; do
+	[ -x "$HAVEN_BIN/$b" ] || die "$HAVEN_BIN/$b is missing: run 'make' first"
+done
+
+# playwright-core only (it never fetches a browser), pinned by the lock.
+if [ ! -f "$here/node_modules/playwright-core/package.json" ] ||
+    [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+	(cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit \
+	    --no-fund --ignore-scripts --loglevel=error) ||
+	    die "npm ci failed in tests/e2e"
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/haven-e2e.XXXXXX")
+agent_pid=
+cleanup() {
+	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
+	havend_teardown "$dir"
+	if [ "${HAVEN_E2E_KEEP:-0}" = 1 ]; then
+		echo "e2e: kept $dir"
+	else
+		rm -rf "$dir"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Beats every 5 s (the agent's minimum), so the quiet one is marked
+# disconnected 15 s after its only heartbeat.
+HAVEN_HEARTBEAT=5 havend_setup "$dir" || die "MariaDB did not start"
+havend_start "$dir" || die "havend did not start"
+export HAVEN_E2E_URL="https://127.0.0.1:$(conf_get "$dir" admin_port)"
+export HAVEN_E2E_STATE="$dir/state"
+
+pw() { (umask 077; head -c 12 /dev/urandom | base64 | tr '+/' 'xy' >"$1"); }
+pw "$dir/admin.pass"
+pw "$dir/lock.pass"
+hctl user add admin --password-file "$dir/admin.pass" >/dev/null ||
+    die "cannot create the admin account"
+hctl user add locktest --password-file "$dir/lock.pass" >/dev/null ||
+    die "cannot create the locktest account"
+export HAVEN_E2E_PASSWORD_FILE="$dir/admin.pass"
+
+# A server certificate 30 days from expiry: the UI must warn (60 days)
+# and renewing must show the new, 3-year expiry.  Same key, same CA.
+st=$dir/state
+openssl req -new -key "$st/server.key" -subj "/CN=$(hostname)" 2>/dev/null |
+    openssl x509 -req -CA "$st/ca.crt" -CAkey "$st/ca.key" -days 30 \
+    -set_serial "0x$(openssl rand -hex 12)" -out "$st/server.crt.new" \
+    -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n') \
+    2>/dev/null && mv "$st/server.crt.new" "$st/server.crt" ||
+    die "cannot make the 30-day certificate fixture"
+
+# /metrics with a bearer token.
+(umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$st/metrics.token")
+
+# Two agents: "db-01" beats once then goes quiet; "web-01" keeps beating.
+hctl passphrase show | tail -n 1 >"$dir/passphrase"
+chmod 600 "$dir/passphrase"
+cp=$(conf_get "$dir" control_port)
+enroll() {	# NAME
+	local n=$1
+	mkdir -p "$dir/$n"
+	truncate -s 20G "$dir/$n/sda.img"
+	truncate -s 4G "$dir/$n/sdb.img"
+	cat >"$dir/$n.conf" <<CONF
+state_dir = $dir/$n/state
+disks = $dir/$n/sda.img $dir/$n/sdb.img
+CONF
+	# Its own host name where the kernel lets us (root: a UTS namespace).
+	local run="$HAVEN_BIN/haven-agent -c $dir/$n.conf"
+	if unshare -u true 2>/dev/null; then
+		run="unshare -u sh -c 'hostname $n; exec \"\$0\" \"\$@\"' $run"
+	fi
+	eval "$run enroll --cs 127.0.0.1:$cp --passphrase-file $dir/passphrase" \
+	    >"$dir/$n.enroll" 2>&1 || { cat "$dir/$n.enroll" >&2; return 1; }
+	"$HAVEN_BIN/haven-agent" -c "$dir/$n.conf" status |
+	    sed -n 's/^machine id  *//p' >"$dir/$n.id"
+	echo "$run"
+}
+quiet=$(enroll db-01) || die "cannot enroll db-01"
+eval "$quiet heartbeat --once" >"$dir/db-01.hb" 2>&1 ||
+    { cat "$dir/db-01.hb" >&2; die "db-01's heartbeat failed"; }
+busy=$(enroll web-01) || die "cannot enroll web-01"
+eval "exec $busy heartbeat" >"$dir/web-01.hb" 2>&1 &
+agent_pid=$!
+export HAVEN_E2E_QUIET_ID=$(cat "$dir/db-01.id")
+export HAVEN_E2E_BUSY_ID=$(cat "$dir/web-01.id")
+
+mkdir -p "$HAVEN_E2E_SHOTS"
+rm -f "$HAVEN_E2E_SHOTS"/*.png
+cd "$here" && timeout 300 node --test --test-concurrency=1 \
+    --test-reporter=spec ui.test.mjs
+rc=$?
+[ $rc -eq 0 ] || { echo "e2e: havend's log ends:"; tail -n 30 "$dir/havend.log"; }
+echo "e2e: screenshots in $HAVEN_E2E_SHOTS"
+exit $rc
