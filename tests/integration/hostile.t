@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-plan 69
+plan 68
 
 for b in "$HAVEN_BIN/havend" "$HAVEN_BIN/havenctl" "$HAVEN_BIN/haven-agent" \
     "$tools/dataclient"; do
