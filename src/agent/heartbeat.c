@@ -18,7 +18,7 @@
 #include "util.h"
 
 #define HB_DEFAULT	30
-#define HB_MIN		5
+#define HB_MIN		1
 #define HB_MAX		3600
 #define HB_RETRY_MAX	30	/* after a failure, retry at least this often */
 

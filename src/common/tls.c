@@ -883,6 +883,21 @@ tls_ctx_load_crl(SSL_CTX *ctx, const char *crl_file, char **cause)
 	return rc;
 }
 
+/*
+ * Optional client certificates (the control port): a revoked one still
+ * completes the handshake, so that the API can answer "revoked" in
+ * words instead of a TLS alert the client may never see.
+ * SSL_get_verify_result() still reports X509_V_ERR_CERT_REVOKED and
+ * tls_peer_identity() refuses it.
+ */
+static int
+tls_verify_optional(int ok, X509_STORE_CTX *sctx)
+{
+	if (!ok && X509_STORE_CTX_get_error(sctx) == X509_V_ERR_CERT_REVOKED)
+		return 1;
+	return ok;
+}
+
 SSL_CTX *
 tls_server_ctx(const char *cert_file, const char *key_file,
     const char *ca_file, const char *crl_file, enum tls_verify verify,
@@ -926,7 +941,8 @@ tls_server_ctx(const char *cert_file, const char *key_file,
 	mode = SSL_VERIFY_PEER;
 	if (verify == TLS_VERIFY_REQUIRED)
 		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-	SSL_CTX_set_verify(ctx, mode, NULL);
+	SSL_CTX_set_verify(ctx, mode, verify == TLS_VERIFY_OPTIONAL ?
+	    tls_verify_optional : NULL);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

@@ -346,7 +346,8 @@ peer_addr(struct evhttp_request *req, struct lst *l, char *buf, size_t len)
 	snprintf(buf, len, "%s", host ? host : "?");
 }
 
-static void
+/* 1 if the client presented a certificate that is on the CRL. */
+static int
 peer_cert(struct api_req *r)
 {
 	struct evhttp_connection	*evcon;
@@ -356,11 +357,15 @@ peer_cert(struct api_req *r)
 	if ((evcon = evhttp_request_get_connection(r->req)) == NULL ||
 	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
 	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL)
-		return;
+		return 0;
+	if (SSL_get0_peer_certificate(ssl) != NULL &&
+	    SSL_get_verify_result(ssl) == X509_V_ERR_CERT_REVOKED)
+		return 1;
 	if (tls_peer_identity(ssl, &r->machine_id, &r->machine_fp) == -1) {
 		r->machine_id = NULL;
 		r->machine_fp = NULL;
 	}
+	return 0;
 }
 
 static void www_serve(struct evhttp_request *, struct lst *);
@@ -435,7 +440,12 @@ dispatch(struct evhttp_request *req, void *arg)
 	case AUTH_NONE:
 		break;
 	case AUTH_MACHINE:
-		peer_cert(r);
+		if (peer_cert(r)) {
+			api_error(r, 403, "revoked", "this machine's "
+			    "certificate was revoked on the configuration "
+			    "server; enroll it again to protect it");
+			return;
+		}
 		if (r->machine_id == NULL) {
 			api_error(r, 401, "no_certificate", "this call needs "
 			    "the client certificate from enrollment: enroll "

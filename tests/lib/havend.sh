@@ -73,7 +73,7 @@ havend_stop() {
 	local dir=$1 pid
 	pid=$(havend_pid "$dir") || return 0
 	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || { rm -f "$dir/havend.pid"; return 0; }
 	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || { rm -f "$dir/havend.pid"; return 0; }
 		sleep 0.1

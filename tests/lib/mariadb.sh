@@ -181,7 +181,13 @@ cmd_start() {
 		rm -rf "$dir/data" "$dir/root.pass" "$dir/db.pass" \
 		    "$dir/root.cnf" "$dir"/*.tmp
 		mkdir -p "$dir/data"
-		if ! mariadb-install-db --no-defaults --datadir="$dir/data" \
+		# Its own tmpdir: a starting mariadbd deletes every #sql*
+		# file in its tmpdir, including those of other servers
+		# sharing /tmp (concurrent installs then fail with
+		# "Unknown table 'mysql.tmp_user_sys'").
+		mkdir -p "$dir/tmp"
+		if ! TMPDIR=$dir/tmp mariadb-install-db --no-defaults \
+		    --datadir="$dir/data" \
 		    --user=root --auth-root-authentication-method=normal \
 		    --skip-test-db >"$dir/install.log" 2>&1; then
 			tail -n 25 "$dir/install.log" >&2
@@ -200,7 +206,8 @@ cmd_start() {
 	rm -f "$dir/mariadb.pid"
 	# setsid and no inherited stdio: the server must not die with the
 	# caller's terminal nor hold a test harness's pipes open.
-	setsid "$MARIADBD" --no-defaults --user=root \
+	mkdir -p "$dir/tmp"
+	setsid "$MARIADBD" --no-defaults --user=root --tmpdir="$dir/tmp" \
 	    --datadir="$dir/data" --socket="$dir/mysql.sock" \
 	    --pid-file="$dir/mariadb.pid" --port="$port" \
 	    --bind-address=127.0.0.1 --skip-name-resolve \
