@@ -144,7 +144,7 @@ FUZZ_DEPS = src/common/frame.c src/common/dataproto.c src/common/util.c \
 fuzz: deps
 	@mkdir -p $(BUILD)/fuzz
 	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	    c=tests/fuzz/corpus/$${n#fuzz_}; mkdir -p $(BUILD)/fuzz/$$n; \
+	    c=tests/fuzz/corpus/$${n#fuzz_}; mkdir -p $(BUILD)/fuzz/$$n $$c; \
 	    echo "  FUZZ    $$n ($(FUZZ_TIME) s)"; \
 	    clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n.bin $$f \
 	        $(FUZZ_DEPS) \
