@@ -461,3 +461,182 @@ ctlfmt_job(FILE *f, json_t *job)
 		free(s);
 	}
 }
+
+void
+ctlfmt_duration_short(int64_t s, char *out, size_t len)
+{
+	static const struct { int64_t n; const char *u; } units[] = {
+		{ 86400, "d" }, { 3600, "h" }, { 60, "m" }, { 1, "s" },
+	};
+	size_t	i, k;
+	int	shown = 0;
+
+	if (s < 0)
+		s = 0;
+	snprintf(out, len, "0s");
+	/* The two largest parts, like ctlfmt_duration, zeros left out. */
+	for (i = 0; i < nitems(units) && shown < 2; i++) {
+		if (shown > 0 || s >= units[i].n) {
+			if (s / units[i].n > 0) {
+				k = strlen(out) * (shown > 0);
+				snprintf(out + k, len - k, "%s%lld%s",
+				    shown > 0 ? " " : "",
+				    (long long)(s / units[i].n), units[i].u);
+			}
+			s %= units[i].n;
+			shown++;
+		}
+	}
+}
+
+/* Seconds as "15m", 0 as none. */
+static char *
+field_dur(json_t *o, const char *k, const char *zero)
+{
+	json_t	*v = json_object_get(o, k);
+	char	 buf[32];
+
+	if (!json_is_integer(v))
+		return ctlfmt_value(v);
+	if (json_integer_value(v) == 0 && zero != NULL)
+		return xstrdup(zero);
+	ctlfmt_duration_short((int64_t)json_integer_value(v), buf,
+	    sizeof(buf));
+	return xstrdup(buf);
+}
+
+void
+ctlfmt_policies(FILE *f, json_t *answer)
+{
+	static const char *const head[] = { "ID", "NAME", "RPO-THRESHOLD",
+	    "RETENTION", "CRASH-INTERVAL", "APP-INTERVAL", "MACHINES" };
+	json_t			*ps = json_object_get(answer, "policies"), *p;
+	struct ctlfmt_table	 t;
+	char			*row[nitems(head)];
+	size_t			 i;
+
+	if (json_array_size(ps) == 0) {
+		fprintf(f, "no policies (create one with 'havenctl policy "
+		    "create NAME')\n");
+		return;
+	}
+	table_init(&t, nitems(head), head);
+	json_array_foreach(ps, i, p) {
+		row[0] = field(p, "id", NULL);
+		row[1] = field(p, "name", NULL);
+		row[2] = field_dur(p, "rpo_threshold_s", NULL);
+		row[3] = field_dur(p, "retention_s", NULL);
+		row[4] = field_dur(p, "crash_interval_s", NULL);
+		row[5] = field_dur(p, "app_consistent_s", "none");
+		row[6] = field(p, "machines", NULL);
+		table_row(&t, row);
+	}
+	table_print(f, &t, "", "");
+	table_free(&t);
+}
+
+void
+ctlfmt_policy(FILE *f, json_t *p)
+{
+	static const struct { const char *key, *label, *zero; } rows[] = {
+		{ "rpo_threshold_s", "RPO threshold", NULL },
+		{ "retention_s", "retention", NULL },
+		{ "crash_interval_s", "crash-consistent every", NULL },
+		{ "app_consistent_s", "app-consistent every", "none" },
+		{ "thin_after_s", "thin points older than", "never" },
+		{ "thin_every_s", "keeping one per", NULL },
+	};
+	json_t	*ms = json_object_get(p, "machine_list"), *m;
+	char	*a, *b;
+	size_t	 i;
+
+	a = field(p, "name", NULL);
+	b = field(p, "id", NULL);
+	fprintf(f, "policy %s (id %s)%s\n", a, b,
+	    json_is_true(json_object_get(p, "is_failback")) ?
+	    "  failback twin" : "");
+	free(a);
+	free(b);
+	for (i = 0; i < nitems(rows); i++) {
+		a = field_dur(p, rows[i].key, rows[i].zero);
+		fprintf(f, "  %-24s %s\n", rows[i].label, a);
+		free(a);
+	}
+	a = field(p, "twin", NULL);
+	fprintf(f, "  %-24s %s\n", json_is_true(json_object_get(p,
+	    "is_failback")) ? "failback twin of" : "failback twin", a);
+	free(a);
+	if (json_is_array(ms)) {
+		fprintf(f, "  %-24s %zu\n", "machines", json_array_size(ms));
+		json_array_foreach(ms, i, m) {
+			a = field(m, "hostname", NULL);
+			b = field(m, "id", NULL);
+			fprintf(f, "    %s  %s\n", b, a);
+			free(a);
+			free(b);
+		}
+	}
+}
+
+static const char *
+point_consistency(json_t *p)
+{
+	const char	*kind = json_string_value(json_object_get(p, "kind"));
+
+	if (json_is_false(json_object_get(p, "crash_consistent")))
+		return "none (no snapshot provider)";
+	if (kind != NULL && strcmp(kind, "app") == 0)
+		return "app-consistent";
+	return "crash-consistent";
+}
+
+void
+ctlfmt_points(FILE *f, json_t *answer)
+{
+	static const char *const head[] = { "POINT", "TIME", "KIND",
+	    "CONSISTENCY" };
+	json_t			*ps = json_object_get(answer, "points"), *p;
+	json_t			*rpo = json_object_get(answer, "rpo_s");
+	json_t			*thr = json_object_get(answer,
+				    "rpo_threshold_s");
+	struct ctlfmt_table	 t;
+	char			*row[nitems(head)], *host, a[32], b[32];
+	size_t			 i;
+
+	if (json_array_size(ps) == 0) {
+		host = field(answer, "hostname", "machine_id");
+		fprintf(f, "no recovery points for %s yet: a point is listed "
+		    "once every disk of the machine has it\n", host);
+		free(host);
+	} else {
+		table_init(&t, nitems(head), head);
+		json_array_foreach(ps, i, p) {
+			row[0] = field(p, "point_id", NULL);
+			row[1] = field(p, "taken_at", NULL);
+			row[2] = field(p, "kind", NULL);
+			row[3] = xstrdup(point_consistency(p));
+			table_row(&t, row);
+		}
+		table_print(f, &t, "", "");
+		table_free(&t);
+	}
+	if (json_is_integer(thr))
+		ctlfmt_duration_short((int64_t)json_integer_value(thr), b,
+		    sizeof(b));
+	if (json_is_integer(rpo)) {
+		ctlfmt_duration_short((int64_t)json_integer_value(rpo), a,
+		    sizeof(a));
+		if (!json_is_integer(thr))
+			fprintf(f, "achieved RPO: %s (no policy: no "
+			    "threshold)\n", a);
+		else
+			fprintf(f, "achieved RPO: %s (threshold %s)%s\n", a, b,
+			    json_integer_value(rpo) >
+			    json_integer_value(thr) ?
+			    "  ABOVE THE THRESHOLD" : "");
+	} else if (json_is_integer(thr))
+		fprintf(f, "achieved RPO: - (threshold %s)\n", b);
+	else
+		fprintf(f, "achieved RPO: - (no policy assigned: 'havenctl "
+		    "policy assign MACHINE POLICY')\n");
+}

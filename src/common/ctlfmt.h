@@ -15,6 +15,8 @@
 
 /* "45s", "5m 12s", "2h 3m", "3d 4h". */
 void	ctlfmt_duration(int64_t seconds, char *out, size_t len);
+/* The same without zero parts: "15m", "1h", "3m 12s", "0s". */
+void	ctlfmt_duration_short(int64_t seconds, char *out, size_t len);
 /* Any JSON scalar as text (malloc'd); null, missing or "" give "-". */
 char	*ctlfmt_value(json_t *);
 
@@ -27,5 +29,10 @@ void	ctlfmt_machines(FILE *, json_t *answer, int64_t now);
 /* {"jobs": [...]} as a table, and one job as "key  value" lines. */
 void	ctlfmt_jobs(FILE *, json_t *answer);
 void	ctlfmt_job(FILE *, json_t *job);
+/* {"policies": [...]} as a table; one policy as "key  value" lines. */
+void	ctlfmt_policies(FILE *, json_t *answer);
+void	ctlfmt_policy(FILE *, json_t *policy);
+/* GET /api/v1/machines/{id}/points: the points, then the achieved RPO. */
+void	ctlfmt_points(FILE *, json_t *answer);
 
 #endif

@@ -4,6 +4,8 @@ static const struct field_spec f_hello[] = {
 	{ D_DISK, FK_STR, 1, 128, "disk" },
 	{ D_RESUME, FK_U64, 0, 0, "resume" },
 	{ D_VERSION, FK_STR, 0, 64, "version" },
+	{ D_ROLE, FK_STR, 0, 16, "role" },
+	{ D_SIZE, FK_U64, 0, 0, "size" },
 	{ 0, 0, 0, 0, NULL }
 };
 static const struct field_spec f_hello_ok[] = {
@@ -14,6 +16,12 @@ static const struct field_spec f_hello_ok[] = {
 static const struct field_spec f_data[] = {
 	{ D_SEQ, FK_U64, 1, 0, "seq" },
 	{ D_OFFSET, FK_U64, 1, 0, "offset" },
+	{ D_BYTES, FK_BYTES, 0, DATA_MAXFRAME - 64, "bytes" },
+	{ D_ZERO, FK_U64, 0, 0, "zero" },
+	{ 0, 0, 0, 0, NULL }
+};
+static const struct field_spec f_sealed[] = {
+	{ D_SEQ, FK_U64, 1, 0, "seq" },
 	{ D_BYTES, FK_BYTES, 1, DATA_MAXFRAME - 64, "bytes" },
 	{ 0, 0, 0, 0, NULL }
 };
@@ -45,5 +53,6 @@ const struct frame_spec data_specs[] = {
 	{ DT_ACK, "ack", f_seq },
 	{ DT_FLOW, "flow", f_flow },
 	{ DT_ERROR, "error", f_error },
+	{ DT_SEALED, "sealed", f_sealed },
 	{ 0, NULL, NULL }
 };

@@ -10,13 +10,14 @@
 #define DATA_MAXFRAME	(8u * 1024 * 1024)
 
 enum data_type {
-	DT_HELLO = 1,	/* agent->ps: D_DISK, D_RESUME */
+	DT_HELLO = 1,	/* agent->ps: D_DISK, D_RESUME, D_SIZE, D_ROLE */
 	DT_HELLO_OK,	/* ps->agent: D_SEQ (last durable), D_SHARD */
-	DT_DATA,	/* agent->ps: D_SEQ, D_OFFSET, D_BYTES */
+	DT_DATA,	/* agent->ps: D_SEQ, D_OFFSET, D_BYTES or D_ZERO */
 	DT_BOOKMARK,	/* agent->ps: D_SEQ, D_POINT, D_KIND, D_TIME */
 	DT_ACK,		/* ps->agent: D_SEQ (durable up to and including) */
 	DT_FLOW,	/* ps->agent: D_WINDOW (bytes the agent may send) */
 	DT_ERROR,	/* either way, then close: D_MESSAGE */
+	DT_SEALED,	/* ps->mt: D_SEQ, D_BYTES (a sealed cache record) */
 };
 
 enum data_field {
@@ -32,6 +33,9 @@ enum data_field {
 	D_WINDOW,
 	D_MESSAGE,
 	D_VERSION,
+	D_ROLE,		/* hello: "agent" (default) or "ps" (drain to the MT) */
+	D_SIZE,		/* hello: the disk's size in bytes */
+	D_ZERO,		/* data without bytes: a run of this many zero bytes */
 };
 
 extern const struct frame_spec data_specs[];

@@ -15,7 +15,7 @@
  * and returns it (the caller frees; NULL when already printed); on
  * failure prints "havenctl: cause" and sets *rc.
  */
-static json_t *
+json_t *
 ctl_request(struct ctl *ctl, const char *method, const char *path,
     json_t *body, int *rc)
 {
@@ -41,7 +41,7 @@ ctl_request(struct ctl *ctl, const char *method, const char *path,
 }
 
 /* IDs go into URL paths: refuse anything that could change the path. */
-static int
+int
 ctl_check_id(const char *what, const char *id)
 {
 	const char	*p;

@@ -42,6 +42,27 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "stdin)" },
 	{ "job list", 0, 0, NULL, ctl_job_list, "", "recent jobs" },
 	{ "job show", 1, 1, NULL, ctl_job_show, "ID", "one job in full" },
+	{ "policy list", 0, 0, NULL, ctl_policy_list, "",
+	  "replication policies (each with its -failback twin)" },
+	{ "policy show", 1, 1, NULL, ctl_policy_show, "POLICY",
+	  "one policy and the machines that follow it" },
+	{ "policy create", 1, 1, "[--rpo] [--retention] [--app-interval] "
+	  "[--interval]", ctl_policy_create, "NAME [--rpo T] [--retention T] "
+	  "[--app-interval T] [--interval T]",
+	  "create a policy and its NAME-failback twin (T: 90, 15m, 2h, 1d; "
+	  "defaults 15m, 1d, 4h, 5m; --app-interval 0: none)" },
+	{ "policy set", 1, 1, "[--rpo] [--retention] [--app-interval] "
+	  "[--interval]", ctl_policy_set, "POLICY [--rpo T] [--retention T] "
+	  "[--app-interval T] [--interval T]", "change a policy's settings" },
+	{ "policy delete", 1, 1, NULL, ctl_policy_delete, "POLICY",
+	  "delete a policy and its failback twin (no machine may use them)" },
+	{ "policy assign", 2, 2, NULL, ctl_policy_assign, "MACHINE POLICY",
+	  "protect a machine (id or hostname) with a policy" },
+	{ "points list", 1, 1, NULL, ctl_points_list, "MACHINE",
+	  "a machine's recovery points and its achieved RPO" },
+	{ "recover", 1, 1, "--point --out", ctl_recover,
+	  "MACHINE --point latest|latest-app|ID --out DIR",
+	  "write each disk at that point to DIR/<disk>.img" },
 	{ "help", 0, 2, NULL, ctl_help, "[COMMAND]",
 	  "list the commands, or describe one" },
 	{ "version", 0, 0, NULL, ctl_version, "", "havenctl's version" },
@@ -155,19 +176,62 @@ ctl_bad_usage(const struct ctl_cmd *c, const char *why, const char *arg)
 	return CTL_USAGE;
 }
 
+/* The option names of c ("--point"), their number, which are required. */
+static int
+ctl_opt_names(const struct ctl_cmd *c, char names[][32], int *required)
+{
+	const char	*p = c->option;
+	size_t		 len;
+	int		 n = 0, opt;
+
+	while (p != NULL && *p != '\0' && n < CTL_OPTS_MAX) {
+		p += strspn(p, " ");
+		if ((len = strcspn(p, " ")) == 0)
+			break;
+		opt = *p == '[';
+		snprintf(names[n], 32, "%.*s", (int)(len - 2 * opt), p + opt);
+		required[n++] = !opt;
+		p += len;
+	}
+	return n;
+}
+
+const char *
+ctl_opt(struct ctl *ctl, const char *name)
+{
+	char	names[CTL_OPTS_MAX][32];
+	int	req[CTL_OPTS_MAX], i, n;
+
+	if (ctl->cmd == NULL)
+		return NULL;
+	n = ctl_opt_names(ctl->cmd, names, req);
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return ctl->optv[i];
+	return NULL;
+}
+
 /*
  * Sort args into positionals (kept in args, in order) and options:
- * --json anywhere, and the command's own option.  Then check counts.
+ * --json anywhere, and the command's own options.  Then check counts.
  */
 static int
 ctl_run(struct ctl *ctl, const struct ctl_cmd *c, int argc, char **argv)
 {
-	char	**pos;
-	size_t	  olen = c->option ? strlen(c->option) : 0;
-	int	  i, npos = 0, rc;
+	char	**pos, names[CTL_OPTS_MAX][32];
+	size_t	  olen = 0;
+	int	  i, k, npos = 0, nopt, req[CTL_OPTS_MAX], rc;
 
+	nopt = ctl_opt_names(c, names, req);
+	ctl->cmd = c;
 	pos = xcalloc((size_t)argc + 1, sizeof(char *));
 	for (i = 0; i < argc; i++) {
+		for (k = 0; k < nopt; k++) {
+			olen = strlen(names[k]);
+			if (strncmp(argv[i], names[k], olen) == 0 &&
+			    (argv[i][olen] == '\0' || argv[i][olen] == '='))
+				break;
+		}
 		if (strcmp(argv[i], "--json") == 0)
 			ctl->json = 1;
 		else if (strcmp(argv[i], "-h") == 0 ||
@@ -177,16 +241,15 @@ ctl_run(struct ctl *ctl, const struct ctl_cmd *c, int argc, char **argv)
 			printf("%s\n", c->help);
 			free(pos);
 			return CTL_OK;
-		} else if (olen && strcmp(argv[i], c->option) == 0) {
+		} else if (k < nopt && argv[i][olen] == '\0') {
 			if (i + 1 >= argc) {
 				free(pos);
 				return ctl_bad_usage(c, "missing value for",
-				    c->option);
+				    names[k]);
 			}
-			ctl->optval = argv[++i];
-		} else if (olen && strncmp(argv[i], c->option, olen) == 0 &&
-		    argv[i][olen] == '=')
-			ctl->optval = argv[i] + olen + 1;
+			ctl->optv[k] = argv[++i];
+		} else if (k < nopt)
+			ctl->optv[k] = argv[i] + olen + 1;
 		else if (strcmp(argv[i], "--") == 0) {
 			while (++i < argc)
 				pos[npos++] = argv[i];
@@ -196,11 +259,15 @@ ctl_run(struct ctl *ctl, const struct ctl_cmd *c, int argc, char **argv)
 		} else
 			pos[npos++] = argv[i];
 	}
+	ctl->optval = ctl->optv[0];
+	for (k = 0; k < nopt; k++)
+		if (req[k] && ctl->optv[k] == NULL)
+			break;
 	if (npos < c->minargs || npos > c->maxargs)
 		rc = ctl_bad_usage(c, npos < c->minargs ?
 		    "missing argument" : "too many arguments", NULL);
-	else if (olen && ctl->optval == NULL)
-		rc = ctl_bad_usage(c, "missing", c->option);
+	else if (k < nopt)
+		rc = ctl_bad_usage(c, "missing", names[k]);
 	else
 		rc = c->fn(ctl, npos, pos);
 	free(pos);

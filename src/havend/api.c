@@ -13,6 +13,7 @@
 #include "havend.h"
 #include "log.h"
 #include "pki.h"
+#include "repl.h"
 #include "util.h"
 
 /* A db answer that goes straight back to the client. */
@@ -387,6 +388,24 @@ const struct api_route api_routes[] = {
 	    AUTH_ADMIN, api_machine_revoke },
 	{ EVHTTP_REQ_POST, "/api/v1/users", LST_UNIX, AUTH_ADMIN,
 	    api_user_set },
+	{ EVHTTP_REQ_GET, "/api/v1/policies", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_policies },
+	{ EVHTTP_REQ_POST, "/api/v1/policies", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_policy_create },
+	{ EVHTTP_REQ_GET, "/api/v1/policies/{}", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_policy_get },
+	{ EVHTTP_REQ_PUT, "/api/v1/policies/{}", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_policy_update },
+	{ EVHTTP_REQ_DELETE, "/api/v1/policies/{}", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_policy_delete },
+	{ EVHTTP_REQ_POST, "/api/v1/machines/{}/policy", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_machine_policy },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{}/points", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_machine_points },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{}/replication",
+	    LST_UNIX | LST_ADMIN, AUTH_ADMIN, api_machine_replication },
+	{ EVHTTP_REQ_POST, "/api/v1/machines/{}/recover", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_machine_recover },
 	{ EVHTTP_REQ_GET, "/api/v1/jobs", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
 	    api_jobs },
 	{ EVHTTP_REQ_GET, "/api/v1/jobs/{}", LST_UNIX | LST_ADMIN, AUTH_ADMIN,

@@ -18,6 +18,7 @@ struct haven_conf {
 	long long		 control_port;
 	long long		 admin_port;
 	long long		 data_port;
+	char			*mt_address;	/* drain target; NULL: local */
 	char			*state_dir;	/* CA, certificates, passphrase */
 	char			*cache_dir;
 	char			*retention_dir;

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "pki.h"
 #include "proto.h"
+#include "repl.h"
 #include "util.h"
 #include "www.h"
 
@@ -602,7 +603,9 @@ db_call(const char *op, json_t *args, db_cb cb, void *arg)
 	w->arg = arg;
 	w->next = db_waits;
 	db_waits = w;
-	s = json_dumps(args ? args : json_object(), JSON_COMPACT);
+	if (args == NULL)
+		args = json_object();
+	s = json_dumps(args, JSON_COMPACT);
 	json_decref(args);
 	fbuf_init(&b);
 	frame_begin(&b, IMSG_DB_CALL);
@@ -840,7 +843,10 @@ parent_msg(struct ipc *c, const struct frame *f, int fd, void *arg)
 		break;
 	case IMSG_SHARD_EVENT:
 		s = frame_str(f, F_JSON);
-		log_debug("shard event: %s", s);
+		if ((j = json_loads(s, 0, NULL)) != NULL) {
+			control_shard_event(j);
+			json_decref(j);
+		}
 		free(s);
 		break;
 	case IMSG_RELOAD:
@@ -900,9 +906,12 @@ sweep_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	(void)arg;
 	enroll_expire();
-	if (control_db_up())
+	if (control_db_up()) {
 		db_call("machine.sweep", json_pack("{s:I}", "interval",
 		    (json_int_t)hv.conf.heartbeat_interval), sweep_done, NULL);
+		/* An agent gone quiet sends no points: check RPO anyway. */
+		repl_rpo_check();
+	}
 	evtimer_add(sweep_ev, &tv);
 }
 

@@ -70,6 +70,9 @@ EVP_PKEY *control_ca_key(void);
 void	 audit(struct api_req *, const char *action, const char *target,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* events.c: what the shards report. */
+void	 control_shard_event(json_t *);
+
 /* enroll.c */
 void	 enroll_challenge(struct api_req *);
 void	 enroll_submit(struct api_req *);

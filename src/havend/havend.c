@@ -61,6 +61,7 @@ static struct event		*stop_timer;
 static void	parent_msg(struct ipc *, const struct frame *, int, void *);
 static void	parent_ipc_closed(struct ipc *, const char *, void *);
 static void	slot_start(struct slot *);
+static void	claims_forget(struct slot *);
 
 static const char *
 slot_name(const struct slot *s, char *buf, size_t len)
@@ -470,6 +471,7 @@ children_reap(void)
 		if ((s = slot_by_pid(pid)) == NULL)
 			continue;
 		describe_exit(status, how, sizeof(how));
+		claims_forget(s);
 		if (s->kind == SLOT_JOB) {
 			log_debug("job %llu process %d %s",
 			    (unsigned long long)s->job_id, (int)pid, how);
@@ -576,6 +578,120 @@ job_spawn(uint64_t id, const char *kind, const char *args)
 	    kind, (int)pid);
 }
 
+/*
+ * Disk ownership: one holder per key ("ingest:<disk>", "apply:<disk>").
+ * A claim by another process asks the holder to release first, so two
+ * shards never write the same disk's stream (docs/replication.md).
+ */
+struct claim {
+	char		*key;
+	struct slot	*holder;
+	struct slot	*waiter;
+	struct claim	*next;
+};
+
+static struct claim	*claims;
+
+static void
+claim_send(struct slot *s, uint16_t type, const char *key)
+{
+	struct fbuf	b;
+
+	if (s == NULL || s->ipc == NULL)
+		return;
+	fbuf_init(&b);
+	frame_begin(&b, type);
+	frame_put_str(&b, F_KIND, key);
+	frame_end(&b);
+	ipc_send(s->ipc, &b, -1);
+	fbuf_free(&b);
+}
+
+static void
+claim_drop(struct claim *c)
+{
+	struct claim	**pp;
+
+	for (pp = &claims; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	free(c->key);
+	free(c);
+}
+
+/* The holder let go (or died): the waiter, if any, gets the disk. */
+static void
+claim_pass(struct claim *c)
+{
+	if (c->waiter == NULL) {
+		claim_drop(c);
+		return;
+	}
+	c->holder = c->waiter;
+	c->waiter = NULL;
+	claim_send(c->holder, IMSG_DISK_GRANTED, c->key);
+}
+
+static void
+claim_request(struct slot *s, const char *key)
+{
+	struct claim	*c;
+
+	for (c = claims; c != NULL; c = c->next)
+		if (strcmp(c->key, key) == 0)
+			break;
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		c->key = xstrdup(key);
+		c->next = claims;
+		claims = c;
+	}
+	if (c->holder == NULL || c->holder == s || c->holder->pid <= 0 ||
+	    c->holder->ipc == NULL) {
+		c->holder = s;
+		claim_send(s, IMSG_DISK_GRANTED, key);
+		return;
+	}
+	/* A newer claimant replaces an older waiting one. */
+	if (c->waiter != NULL && c->waiter != s)
+		claim_send(c->waiter, IMSG_DISK_RELEASE, key);
+	c->waiter = s;
+	claim_send(c->holder, IMSG_DISK_RELEASE, key);
+}
+
+static void
+claim_released(struct slot *s, const char *key)
+{
+	struct claim	*c;
+
+	for (c = claims; c != NULL; c = c->next)
+		if (strcmp(c->key, key) == 0)
+			break;
+	if (c == NULL)
+		return;
+	if (c->holder == s)
+		claim_pass(c);
+	else if (c->waiter == s)
+		c->waiter = NULL;
+}
+
+/* A process died: what it held passes on, what it waited for is gone. */
+static void
+claims_forget(struct slot *s)
+{
+	struct claim	*c, *next;
+
+	for (c = claims; c != NULL; c = next) {
+		next = c->next;
+		if (c->waiter == s)
+			c->waiter = NULL;
+		if (c->holder == s)
+			claim_pass(c);
+	}
+}
+
 static void
 relay(struct ipc *to, const struct frame *f)
 {
@@ -647,6 +763,17 @@ parent_msg(struct ipc *c, const struct frame *f, int fd, void *arg)
 	case IMSG_SHARD_EVENT:
 		if (s->kind == SLOT_SHARD)
 			relay(slot_control->ipc, f);
+		break;
+	case IMSG_DISK_CLAIM:
+	case IMSG_DISK_RELEASED:
+		if (s->kind != SLOT_SHARD && s->kind != SLOT_JOB)
+			break;
+		kind = frame_str(f, F_KIND);
+		if (f->type == IMSG_DISK_CLAIM)
+			claim_request(s, kind);
+		else
+			claim_released(s, kind);
+		free(kind);
 		break;
 	default:
 		log_debug("unexpected message %u from %s", f->type,

@@ -19,8 +19,14 @@
 #include "util.h"
 
 struct job {
-	uint64_t	 id;
-	struct ipc	*parent;
+	uint64_t		 id;
+	struct ipc		*parent;
+	struct event_base	*base;
+	/* job_ask_parent(): the answer awaited, and what came. */
+	int			 wait_type;
+	int			 wait_cancel;
+	const char		*wait_kind;
+	int			 wait_got;	/* 1 the answer, -1 cancel */
 };
 
 void
@@ -65,17 +71,73 @@ job_cert_renew(struct job *j, json_t *args, json_t **result, char **cause)
 
 static const struct job_kind job_kinds[] = {
 	{ "cert.renew", job_cert_renew },
+	{ "recover", job_recover },
 	{ NULL, NULL }
 };
 
 static void
 job_parent_msg(struct ipc *c, const struct frame *f, int fd, void *arg)
 {
+	struct job	*j = arg;
+	char		*kind;
+
 	(void)c;
-	(void)f;
-	(void)arg;
 	if (fd != -1)
 		close(fd);
+	if (j->wait_type == 0 || (f->type != j->wait_type &&
+	    f->type != j->wait_cancel))
+		return;
+	kind = frame_str(f, F_KIND);
+	if (kind != NULL && strcmp(kind, j->wait_kind) == 0) {
+		j->wait_got = f->type == j->wait_type ? 1 : -1;
+		event_base_loopbreak(j->base);
+	}
+	free(kind);
+}
+
+static void
+job_wait_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct job	*j = arg;
+
+	(void)fd;
+	(void)ev;
+	event_base_loopbreak(j->base);
+}
+
+void
+job_tell_parent(struct job *j, const struct fbuf *msg)
+{
+	ipc_send(j->parent, msg, -1);
+	ipc_flush(j->parent);
+}
+
+int
+job_ask_parent(struct job *j, const struct fbuf *msg, int reply,
+    int cancel, const char *kind, int timeout_s, char **cause)
+{
+	struct event	*t;
+	struct timeval	 tv = { timeout_s, 0 };
+
+	j->wait_type = reply;
+	j->wait_cancel = cancel;
+	j->wait_kind = kind;
+	j->wait_got = 0;
+	job_tell_parent(j, msg);
+	t = evtimer_new(j->base, job_wait_timeout, j);
+	evtimer_add(t, &tv);
+	event_base_dispatch(j->base);
+	event_free(t);
+	j->wait_type = j->wait_cancel = 0;
+	j->wait_kind = NULL;
+	if (j->wait_got == 1)
+		return 0;
+	if (j->wait_got == -1)
+		set_cause(cause, "the parent process withdrew the request");
+	else
+		set_cause(cause, "no answer from the parent process within "
+		    "%d s", timeout_s);
+	return -1;
 }
 
 static void
@@ -100,9 +162,11 @@ job_main(int parent_fd, uint64_t id, const char *kind, const char *args)
 
 	if ((b = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	memset(&j, 0, sizeof(j));
 	j.id = id;
+	j.base = b;
 	j.parent = ipc_new(b, parent_fd, "parent", proto_specs,
-	    job_parent_msg, job_parent_closed, NULL);
+	    job_parent_msg, job_parent_closed, &j);
 	jargs = json_loads(args, 0, NULL);
 	for (k = job_kinds; k->name != NULL; k++)
 		if (strcmp(k->name, kind) == 0)

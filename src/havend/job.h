@@ -19,4 +19,20 @@ struct job_kind {
 void	job_progress(struct job *, int percent, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
+struct fbuf;
+/* Send a built frame to the parent. */
+void	job_tell_parent(struct job *, const struct fbuf *msg);
+/*
+ * Send msg, then wait (running the job's loop) up to timeout_s for a
+ * message of type reply whose F_KIND is kind.  0 when it came, -1 with
+ * a cause when it did not or when a message of type cancel (0: none)
+ * with that F_KIND came first.
+ */
+int	job_ask_parent(struct job *, const struct fbuf *msg, int reply,
+	    int cancel, const char *kind, int timeout_s, char **cause);
+
+/* job_recover.c */
+int	job_recover(struct job *, json_t *args, json_t **result,
+	    char **cause);
+
 #endif

@@ -4,6 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+
 #include "log.h"
 #include "pki.h"
 #include "util.h"
@@ -119,6 +122,101 @@ pki_load_ca(const struct haven_conf *conf, X509 **ca, EVP_PKEY **cakey,
 	return rc;
 }
 
+static int
+pki_ensure_master(const struct haven_conf *conf, char **cause)
+{
+	char	*path = pki_path(conf, "master.key");
+	uint8_t	 key[32];
+	int	 rc = 0;
+
+	if (exists(path))
+		rc = check_private_file(path, cause);
+	else {
+		random_bytes(key, sizeof(key));
+		rc = write_file_atomic(path, key, sizeof(key), 0600, cause);
+		OPENSSL_cleanse(key, sizeof(key));
+		if (rc == 0)
+			log_info("created the master key for disk encryption");
+	}
+	free(path);
+	return rc;
+}
+
+static int
+pki_ensure_ps(const struct haven_conf *conf, X509 *ca, EVP_PKEY *cakey,
+    char **cause)
+{
+	char		*kpath = pki_path(conf, "ps.key");
+	char		*cpath = pki_path(conf, "ps.crt");
+	EVP_PKEY	*key = NULL;
+	X509		*crt = NULL;
+	int		 rc = -1;
+
+	if (exists(kpath) && exists(cpath)) {
+		rc = 0;
+		goto out;
+	}
+	if ((key = tls_key_new(cause)) == NULL ||
+	    (crt = tls_cert_issue(ca, cakey, key, PKI_PS_PREFIX "local", NULL,
+	    PKI_CA_DAYS, TLS_CERT_CLIENT, cause)) == NULL)
+		goto out;
+	if (tls_key_write(kpath, key, cause) == 0 &&
+	    tls_cert_write(cpath, crt, cause) == 0)
+		rc = 0;
+out:
+	X509_free(crt);
+	EVP_PKEY_free(key);
+	free(kpath);
+	free(cpath);
+	return rc;
+}
+
+int
+pki_disk_key(const struct haven_conf *conf, const char *disk_id,
+    uint8_t out[32], char **cause)
+{
+	EVP_KDF		*kdf;
+	EVP_KDF_CTX	*kctx;
+	OSSL_PARAM	 params[5], *p = params;
+	char		*path = pki_path(conf, "master.key"), *master, *info;
+	size_t		 len;
+	int		 rc = -1;
+
+	if (check_private_file(path, cause) == -1 ||
+	    (master = read_file(path, &len, cause)) == NULL) {
+		free(path);
+		return -1;
+	}
+	if (len != 32) {
+		set_cause(cause, "%s holds %zu bytes, not a 32-byte key: restore "
+		    "it from a backup (replicas sealed with another key cannot "
+		    "be read)", path, len);
+		free(master);
+		free(path);
+		return -1;
+	}
+	info = xasprintf("haven-disk-v1%s", disk_id);
+	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, master, 32);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info,
+	    strlen(info));
+	*p = OSSL_PARAM_construct_end();
+	if (kctx == NULL || EVP_KDF_derive(kctx, out, 32, params) != 1)
+		set_cause(cause, "HKDF failed: %s", tls_error());
+	else
+		rc = 0;
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	OPENSSL_cleanse(master, len);
+	free(master);
+	free(info);
+	free(path);
+	return rc;
+}
+
 int
 pki_ensure(const struct haven_conf *conf, char **cause)
 {
@@ -168,6 +266,9 @@ pki_ensure(const struct haven_conf *conf, char **cause)
 		SSL_CTX_free(ctx);
 	if (!exists(crlpath) &&
 	    tls_crl_write(crlpath, ca, cakey, NULL, 0, cause) == -1)
+		goto out;
+	if (pki_ensure_master(conf, cause) == -1 ||
+	    pki_ensure_ps(conf, ca, cakey, cause) == -1)
 		goto out;
 	if (!exists(pp)) {
 		if (pki_passphrase_generate(conf, &pass, cause) == -1)

@@ -22,6 +22,16 @@ int	 pki_passphrase_read(const struct haven_conf *, char **out,
 	    char **cause);
 int	 pki_passphrase_generate(const struct haven_conf *, char **out,
 	    char **cause);
+/*
+ * The key a disk's records are sealed with: HKDF-SHA256 of the site's
+ * master key (state_dir/master.key) with the disk id as info.
+ */
+int	 pki_disk_key(const struct haven_conf *, const char *disk_id,
+	    uint8_t key[32], char **cause);
+/* The local process server's client certificate (CN "ps-local"), which
+ * its drain presents to the master target. */
+#define PKI_PS_PREFIX	"ps-"
+
 /* Subject, serial, fingerprint, times, days_left and a warning from
  * PKI_WARN_DAYS before expiry. */
 json_t	*pki_certinfo_json(const struct tls_certinfo *);

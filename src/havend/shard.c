@@ -19,6 +19,7 @@
 
 #include "dataproto.h"
 #include "havend.h"
+#include "shard.h"
 #include "ipc.h"
 #include "log.h"
 #include "pki.h"
@@ -28,21 +29,13 @@
 #define HANDSHAKE_TIMEOUT_S	15
 #define IDLE_TIMEOUT_S		300
 
-struct dconn {
-	struct bufferevent	*bev;
-	char			 addr[64];
-	char			*machine;	/* client certificate CN */
-	char			*disk;
-	int			 verified;
-	int			 closing;
-	struct dconn		*next;
-};
 
-static struct event_base	*base;
+struct event_base		*shard_base;
+int				 shard_no;
 static struct ipc		*parent;
 static SSL_CTX			*ctx;
 static struct dconn		*conns;
-static int			 shard_no;
+static struct sdisk		*disks;
 
 static int
 shard_tls_load(void)
@@ -79,13 +72,19 @@ dconn_free(struct dconn *c)
 			*pp = c->next;
 			break;
 		}
+	if (c->disk != NULL && c->disk->conn == c) {
+		c->disk->conn = NULL;
+		if (c->disk->kind == SD_APPLY)
+			apply_conn_gone(c->disk);
+		else
+			ingest_conn_gone(c->disk);
+	}
 	bufferevent_free(c->bev);
 	free(c->machine);
-	free(c->disk);
 	free(c);
 }
 
-static void
+void
 dconn_send(struct dconn *c, const struct fbuf *b)
 {
 	bufferevent_write(c->bev, b->data, b->len);
@@ -99,7 +98,7 @@ dconn_close_cb(struct bufferevent *bev, void *arg)
 	dconn_free(arg);
 }
 
-static void
+void
 dconn_refuse(struct dconn *c, const char *fmt, ...)
 {
 	struct fbuf	 b;
@@ -129,29 +128,70 @@ dconn_refuse(struct dconn *c, const char *fmt, ...)
 	bufferevent_setcb(c->bev, NULL, dconn_close_cb, NULL, c);
 }
 
-static void
+/* Returns what the role's handler returns (see shard.h). */
+static int
 handle_frame(struct dconn *c, const struct frame *f)
 {
-	struct fbuf	b;
+	char	*role;
 
-	switch (f->type) {
-	case DT_HELLO:
-		free(c->disk);
-		c->disk = frame_str(f, D_DISK);
-		log_info("data stream from machine %s (%s), disk %s",
-		    c->machine, c->addr, c->disk);
-		fbuf_init(&b);
-		frame_begin(&b, DT_HELLO_OK);
-		frame_put_u64(&b, D_SEQ, 0);
-		frame_put_u64(&b, D_SHARD, (uint64_t)shard_no);
-		frame_end(&b);
-		dconn_send(c, &b);
-		fbuf_free(&b);
-		break;
-	default:
+	if (f->type == DT_HELLO) {
+		if (c->role != DC_NONE) {
+			char	*disk = frame_str(f, D_DISK);
+			int	 same = c->disk != NULL &&
+				    strcmp(disk, c->disk->id) == 0;
+
+			free(disk);
+			if (!same) {
+				dconn_refuse(c, "one connection carries one "
+				    "disk's stream");
+				return -1;
+			}
+			/* Same disk again: say where the stream stands. */
+			if (c->disk->granted) {
+				if (c->role == DC_AGENT)
+					ingest_granted(c->disk);
+				else
+					apply_granted(c->disk);
+			}
+			return 1;
+		}
+		role = frame_str(f, D_ROLE);
+		c->role = role == NULL || strcmp(role, "agent") == 0 ?
+		    DC_AGENT : strcmp(role, "ps") == 0 ? DC_PS : DC_NONE;
+		free(role);
+		if (c->role == DC_NONE) {
+			dconn_refuse(c, "unknown role in hello: 'agent' or "
+			    "'ps' expected");
+			return -1;
+		}
+		return c->role == DC_AGENT ? ingest_hello(c, f) :
+		    apply_hello(c, f);
+	}
+	if (c->disk == NULL || !c->disk->granted) {
 		dconn_refuse(c, "unexpected %s frame before the stream "
 		    "started", frame_spec_find(data_specs, f->type)->name);
-		break;
+		return -1;
+	}
+	return c->role == DC_AGENT ? ingest_frame(c, f) : apply_frame(c, f);
+}
+
+void
+dconn_pause(struct dconn *c, int paused)
+{
+	if (c == NULL || c->closing)
+		return;
+	if (paused)
+		bufferevent_disable(c->bev, EV_READ);
+	else {
+		bufferevent_enable(c->bev, EV_READ);
+		/*
+		 * Frames may be waiting in the buffer already.  Deferred:
+		 * we may be inside the read callback for one of them.
+		 */
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+			bufferevent_trigger(c->bev, EV_READ,
+			    BEV_TRIG_IGNORE_WATERMARKS |
+			    BEV_TRIG_DEFER_CALLBACKS);
 	}
 }
 
@@ -165,7 +205,10 @@ dconn_read(struct bufferevent *bev, void *arg)
 	char			*cause = NULL;
 	ssize_t			 used;
 	size_t			 avail;
+	int			 rc;
 
+	if (c->disk != NULL && !c->disk->granted)
+		return;		/* waiting for the parent to grant the disk */
 	while ((avail = evbuffer_get_length(in)) > 0) {
 		/* Contiguous: at most one frame's worth is pulled up. */
 		if (avail > FRAME_HDR_LEN + DATA_MAXFRAME)
@@ -188,11 +231,21 @@ dconn_read(struct bufferevent *bev, void *arg)
 			free(cause);
 			return;
 		}
-		handle_frame(c, &f);
-		/* handle_frame may have started closing c. */
+		rc = handle_frame(c, &f);
+		if (rc == -1)
+			return;		/* c may be gone */
+		if (rc == 0)
+			break;		/* keep the frame; reading paused */
+		evbuffer_drain(in, (size_t)used);
 		if (c->closing)
 			return;
-		evbuffer_drain(in, (size_t)used);
+	}
+	/* One batch read: one group commit and one ack (or apply sync). */
+	if (c->disk != NULL && c->disk->granted) {
+		if (c->disk->kind == SD_INGEST)
+			ingest_batch_end(c->disk);
+		else
+			apply_batch_end(c->disk);
 	}
 }
 
@@ -283,7 +336,7 @@ dconn_new(int fd, const char *addr)
 	set_nonblock(fd);
 	c = xcalloc(1, sizeof(*c));
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
-	c->bev = bufferevent_openssl_socket_new(base, fd, ssl,
+	c->bev = bufferevent_openssl_socket_new(shard_base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, dconn_read, NULL, dconn_event, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
@@ -292,10 +345,101 @@ dconn_new(int fd, const char *addr)
 	conns = c;
 }
 
+void
+shard_event(json_t *ev)
+{
+	struct fbuf	 b;
+	char		*s = json_dumps(ev, JSON_COMPACT);
+
+	json_decref(ev);
+	fbuf_init(&b);
+	frame_begin(&b, IMSG_SHARD_EVENT);
+	frame_put_str(&b, F_JSON, s);
+	frame_end(&b);
+	ipc_send(parent, &b, -1);
+	fbuf_free(&b);
+	free(s);
+}
+
+static void
+shard_key_msg(uint16_t type, const char *key)
+{
+	struct fbuf	b;
+
+	fbuf_init(&b);
+	frame_begin(&b, type);
+	frame_put_str(&b, F_KIND, key);
+	frame_end(&b);
+	ipc_send(parent, &b, -1);
+	fbuf_free(&b);
+}
+
+void
+shard_claim(struct sdisk *d)
+{
+	shard_key_msg(IMSG_DISK_CLAIM, d->key);
+}
+
+void
+shard_released(struct sdisk *d)
+{
+	shard_key_msg(IMSG_DISK_RELEASED, d->key);
+}
+
+/* The disk entry for a key, made (and claimed) if new. */
+struct sdisk *
+sdisk_get(enum sdisk_kind kind, const char *id)
+{
+	struct sdisk	*d;
+	char		*key = xasprintf("%s:%s", kind == SD_INGEST ? "ingest" :
+			    "apply", id);
+
+	for (d = disks; d != NULL; d = d->next)
+		if (strcmp(d->key, key) == 0) {
+			free(key);
+			return d;
+		}
+	d = xcalloc(1, sizeof(*d));
+	d->key = key;
+	d->id = xstrdup(id);
+	d->kind = kind;
+	d->next = disks;
+	disks = d;
+	shard_claim(d);
+	return d;
+}
+
+void
+sdisk_free(struct sdisk *d)
+{
+	struct sdisk	**pp;
+	struct dconn	 *c = d->conn;
+
+	for (pp = &disks; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	d->conn = NULL;
+	if (c != NULL) {
+		c->disk = NULL;
+		dconn_refuse(c, "the disk's stream moved to another "
+		    "connection or process; reconnect");
+	}
+	if (d->kind == SD_INGEST)
+		ingest_close(d);
+	else
+		apply_close(d);
+	free(d->key);
+	free(d->id);
+	free(d);
+}
+
 static void
 parent_msg(struct ipc *ic, const struct frame *f, int fd, void *arg)
 {
-	char	*addr;
+	struct sdisk	*d;
+	char		*addr, *key;
 
 	(void)ic;
 	(void)arg;
@@ -308,6 +452,35 @@ parent_msg(struct ipc *ic, const struct frame *f, int fd, void *arg)
 		free(addr);
 		fd = -1;
 		break;
+	case IMSG_DISK_GRANTED:
+	case IMSG_DISK_RELEASE:
+		key = frame_str(f, F_KIND);
+		for (d = disks; d != NULL; d = d->next)
+			if (strcmp(d->key, key) == 0)
+				break;
+		if (d == NULL) {
+			/* Nothing here (any more): say so, so nobody waits. */
+			if (f->type == IMSG_DISK_GRANTED) {
+				struct sdisk tmp = { .key = key };
+				shard_released(&tmp);
+			}
+		} else if (f->type == IMSG_DISK_GRANTED) {
+			d->granted = 1;
+			if (d->kind == SD_INGEST)
+				ingest_granted(d);
+			else
+				apply_granted(d);
+		} else {
+			log_info("%s moves to another process; letting go",
+			    d->key);
+			sdisk_free(d);
+			{
+				struct sdisk tmp = { .key = key };
+				shard_released(&tmp);
+			}
+		}
+		free(key);
+		break;
 	case IMSG_TLS_RELOAD:
 		if (shard_tls_load() == 0)
 			log_debug("reloaded the TLS certificates and CRL");
@@ -316,7 +489,7 @@ parent_msg(struct ipc *ic, const struct frame *f, int fd, void *arg)
 		havend_reload_conf(0);
 		break;
 	case IMSG_SHUTDOWN:
-		event_base_loopexit(base, NULL);
+		event_base_loopexit(shard_base, NULL);
 		break;
 	}
 	if (fd != -1)
@@ -336,14 +509,17 @@ void
 shard_main(int parent_fd, int no)
 {
 	shard_no = no;
-	if ((base = event_base_new()) == NULL)
+	if ((shard_base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (shard_tls_load() == -1)
 		fatalx("shard cannot start without its certificates");
-	parent = ipc_new(base, parent_fd, "parent", proto_specs, parent_msg,
+	parent = ipc_new(shard_base, parent_fd, "parent", proto_specs, parent_msg,
 	    parent_closed, NULL);
-	event_base_dispatch(base);
+	event_base_dispatch(shard_base);
 	while (conns != NULL)
 		dconn_free(conns);
+	while (disks != NULL)
+		sdisk_free(disks);
+	ipc_flush(parent);
 	exit(0);
 }

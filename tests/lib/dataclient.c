@@ -159,6 +159,7 @@ send_hello(SSL *ssl, const char *disk)
 	frame_begin(&b, DT_HELLO);
 	frame_put_str(&b, D_DISK, disk);
 	frame_put_u64(&b, D_RESUME, 0);
+	frame_put_u64(&b, D_SIZE, 1 << 20);
 	frame_put_str(&b, D_VERSION, VERSION_STR);
 	frame_end(&b);
 	n = SSL_write(ssl, b.data, (int)b.len);
@@ -310,6 +311,16 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	log_init("dataclient", 1, LOG_LVL_WARN);
+	/*
+	 * A disk id is "<machine id>:<disk>"; a bare name gets the machine
+	 * id of our certificate, as the agent does.
+	 */
+	if (strchr(disk, ':') == NULL && cert != NULL) {
+		struct tls_certinfo	ci;
+
+		if (tls_cert_file_info(cert, &ci, &cause) == 0)
+			disk = xasprintf("%s:%s", ci.subject_cn, disk);
+	}
 	fbuf_init(&inbuf);
 
 	if ((ctx = tls_client_ctx(ca, cert, key, &cause)) == NULL) {

@@ -627,6 +627,425 @@ test_audit(void **state)
 	    "'limit' must be an integer from 1 to 1000");
 }
 
+
+/* --- replication (002) */
+
+static void
+new_name(char *out, size_t len, const char *prefix)
+{
+	snprintf(out, len, "%s%u", prefix, (unsigned)rand() % 1000000);
+}
+
+/* A machine with disks sda and sdb in its inventory; id into out. */
+static void
+protected_machine(char out[37], const char *host)
+{
+	char	serial[41], fp[65];
+
+	new_uuid(out);
+	new_hex(serial, 20);
+	new_hex(fp, 32);
+	enroll(out, host, serial, fp);
+	json_decref(call_ok("machine.heartbeat", json_pack("{s:s, s:{s:s, "
+	    "s:[{s:s, s:I}, {s:s, s:I}]}}", "fingerprint", fp, "inventory",
+	    "hostname", host, "disks", "name", "sda", "size",
+	    (json_int_t)1 << 30, "name", "sdb", "size", (json_int_t)1 << 30)));
+}
+
+static json_t *
+policy_of(json_t *list, const char *name)
+{
+	json_t	*p;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(list, "policies"), i, p)
+		if (strcmp(str(p, "name"), name) == 0)
+			return p;
+	return NULL;
+}
+
+static void
+test_policies(void **state)
+{
+	char		 name[32], twin[48], other[32], id[37], q[256];
+	json_t		*r, *p, *f, *l, *v;
+	const char	*k;
+	long long	 pid, fid;
+	size_t		 i;
+
+	(void)state;
+	new_name(name, sizeof(name), "gold");
+	snprintf(twin, sizeof(twin), "%s-failback", name);
+	r = call_ok("policy.create", json_pack("{s:s, s:i}", "name", name,
+	    "rpo_threshold_s", 1800));
+	pid = num(r, "id");
+	fid = num(r, "failback_id");
+	assert_true(fid > pid);
+	p = json_object_get(r, "policy");
+	f = json_object_get(r, "failback");
+	assert_string_equal(str(p, "name"), name);
+	assert_string_equal(str(f, "name"), twin);
+	assert_int_equal(num(p, "rpo_threshold_s"), 1800);
+	assert_int_equal(num(p, "crash_interval_s"), 300);
+	assert_int_equal(num(p, "retention_s"), 86400);
+	assert_int_equal(num(p, "app_consistent_s"), 14400);
+	assert_true(json_is_false(json_object_get(p, "is_failback")));
+	assert_true(json_is_true(json_object_get(f, "is_failback")));
+	assert_int_equal(num(p, "twin_id"), fid);
+	assert_int_equal(num(f, "twin_id"), pid);
+	assert_string_equal(str(p, "twin"), twin);
+	assert_string_equal(str(f, "twin"), name);
+	/* Same values, all of them. */
+	json_object_foreach(p, k, v)
+		if (strstr(k, "_s") != NULL)
+			assert_true(json_equal(v, json_object_get(f, k)));
+	assert_iso(str(p, "created_at"));
+	json_decref(r);
+
+	/* The seed policy and its twin are there. */
+	l = call_ok("policy.list", NULL);
+	assert_non_null(policy_of(l, "default"));
+	assert_non_null(policy_of(l, "default-failback"));
+	assert_int_equal(num(policy_of(l, "default"), "crash_interval_s"),
+	    300);
+	/* Each policy is followed by its twin. */
+	json_array_foreach(json_object_get(l, "policies"), i, p)
+		if (strcmp(str(p, "name"), name) == 0)
+			assert_string_equal(str(json_array_get(
+			    json_object_get(l, "policies"), i + 1), "name"),
+			    twin);
+	json_decref(l);
+
+	call_err("policy.create", json_pack("{s:s}", "name", name),
+	    "already exists");
+	call_err("policy.create", json_pack("{s:s}", "name", "x-failback"),
+	    "names ending in -failback are for the failback twin");
+	call_err("policy.create", json_pack("{s:s}", "name", "a b"),
+	    "a policy name is 1 to 55 letters");
+	call_err("policy.create", json_pack("{s:s}", "name", "2024"),
+	    "must not be only digits");
+	call_err("policy.create", json_pack("{s:s}", "name", ""),
+	    "'name' must be a non-empty string");
+	new_name(other, sizeof(other), "silver");
+	call_err("policy.create", json_pack("{s:s, s:i}", "name", other,
+	    "crash_interval_s", 5), "the crash-consistent interval "
+	    "('crash_interval_s') must be from 10 s to 1 day, not 5 s");
+	call_err("policy.create", json_pack("{s:s, s:i}", "name", other,
+	    "crash_interval_s", 86401), "must be from 10 s to 1 day");
+	call_err("policy.create", json_pack("{s:s, s:s}", "name", other,
+	    "rpo_threshold_s", "15m"), "must be a whole number of seconds");
+	call_err("policy.create", json_pack("{s:s, s:i, s:i}", "name", other,
+	    "crash_interval_s", 600, "rpo_threshold_s", 300),
+	    "the RPO threshold (5 min) must be at least the crash-consistent "
+	    "interval (10 min)");
+	call_err("policy.create", json_pack("{s:s, s:i}", "name", other,
+	    "app_consistent_s", 30), "0 (none) or from 1 min to 1 day");
+	call_err("policy.create", json_pack("{s:s, s:i}", "name", other,
+	    "retention_s", 40 * 86400), "from 10 s to 30 days");
+	/* Nothing half-made by the refusals. */
+	snprintf(q, sizeof(q), "SELECT COUNT(*) FROM policies WHERE name "
+	    "LIKE '%s%%'", other);
+	assert_int_equal(sql_int(q), 0);
+	/* The smallest interval and no app-consistent points are fine. */
+	r = call_ok("policy.create", json_pack("{s:s, s:i, s:i, s:i}", "name",
+	    other, "crash_interval_s", 10, "rpo_threshold_s", 10,
+	    "app_consistent_s", 0));
+	assert_int_equal(num(json_object_get(r, "policy"),
+	    "app_consistent_s"), 0);
+	json_decref(r);
+
+	/* By name, by id, as a string or a number. */
+	r = call_ok("policy.get", json_pack("{s:s}", "policy", name));
+	assert_int_equal(num(r, "id"), pid);
+	assert_int_equal(json_array_size(json_object_get(r, "machine_list")),
+	    0);
+	json_decref(r);
+	snprintf(q, sizeof(q), "%lld", fid);
+	r = call_ok("policy.get", json_pack("{s:s}", "policy", q));
+	assert_string_equal(str(r, "name"), twin);
+	json_decref(r);
+	r = call_ok("policy.get", json_pack("{s:I}", "policy",
+	    (json_int_t)pid));
+	assert_string_equal(str(r, "name"), name);
+	json_decref(r);
+	call_err("policy.get", json_pack("{s:s}", "policy", "nosuchpolicy"),
+	    "no policy named 'nosuchpolicy'");
+	call_err("policy.get", json_pack("{s:i}", "policy", 999999999),
+	    "no policy with id 999999999");
+
+	r = call_ok("policy.update", json_pack("{s:s, s:i, s:i}", "policy",
+	    name, "rpo_threshold_s", 3600, "retention_s", 7200));
+	assert_int_equal(num(r, "rpo_threshold_s"), 3600);
+	assert_int_equal(num(r, "retention_s"), 7200);
+	assert_int_equal(num(r, "crash_interval_s"), 300);
+	assert_iso(str(r, "updated_at"));
+	json_decref(r);
+	call_err("policy.update", json_pack("{s:s, s:s}", "policy", name,
+	    "name", "other"), "a policy keeps its name");
+	call_err("policy.update", json_pack("{s:s, s:i}", "policy", name,
+	    "rpo", 60), "unknown policy setting 'rpo'");
+	call_err("policy.update", json_pack("{s:s, s:i}", "policy", name,
+	    "crash_interval_s", 7200), "the RPO threshold (1 h) must be at "
+	    "least the crash-consistent interval (2 h)");
+
+	/* Assigning, and deleting while in use. */
+	protected_machine(id, "assign-web");
+	r = call_ok("policy.assign", json_pack("{s:s, s:s}", "machine_id", id,
+	    "policy", name));
+	assert_string_equal(str(r, "hostname"), "assign-web");
+	assert_string_equal(str(json_object_get(r, "policy"), "name"), name);
+	assert_true(json_is_null(json_object_get(r, "was")) ||
+	    json_object_get(r, "was") == NULL);
+	json_decref(r);
+	r = call_ok("event.list", json_pack("{s:s, s:i}", "machine_id", id,
+	    "limit", 1));
+	p = json_array_get(json_object_get(r, "events"), 0);
+	assert_string_equal(str(p, "kind"), "policy");
+	assert_non_null(strstr(str(p, "message"), name));
+	json_decref(r);
+	r = call_ok("policy.get", json_pack("{s:s}", "policy", name));
+	assert_int_equal(num(r, "machines"), 1);
+	assert_true(array_has(json_object_get(r, "machine_list"), "id", id));
+	json_decref(r);
+	call_err("policy.assign", json_pack("{s:s, s:s}", "machine_id",
+	    "00000000-0000-0000-0000-000000000000", "policy", name),
+	    "no machine with id");
+	call_err("policy.assign", json_pack("{s:s, s:s}", "machine_id", id,
+	    "policy", "nosuchpolicy"), "no policy named 'nosuchpolicy'");
+	call_err("policy.delete", json_pack("{s:s}", "policy", name),
+	    "is in use by 1 machine: assign-web");
+	call_err("policy.delete", json_pack("{s:s}", "policy", twin),
+	    "is a failback twin");
+	r = call_ok("policy.assign", json_pack("{s:s, s:s}", "machine_id", id,
+	    "policy", other));
+	assert_string_equal(str(r, "was"), name);
+	json_decref(r);
+	r = call_ok("policy.delete", json_pack("{s:s}", "policy", name));
+	assert_int_equal(json_array_size(json_object_get(r, "deleted")), 2);
+	assert_true(array_has(json_object_get(r, "deleted"), NULL, twin));
+	json_decref(r);
+	call_err("policy.get", json_pack("{s:s}", "policy", twin),
+	    "no policy named");
+	/* A revoked machine is no obstacle, and cannot be protected. */
+	json_decref(call_ok("machine.revoke", json_pack("{s:s}", "id", id)));
+	call_err("policy.assign", json_pack("{s:s, s:s}", "machine_id", id,
+	    "policy", other), "is revoked");
+	r = call_ok("policy.delete", json_pack("{s:s}", "policy", other));
+	json_decref(r);
+	snprintf(q, sizeof(q), "SELECT COUNT(*) FROM machines WHERE id = '%s' "
+	    "AND policy_id IS NULL", id);
+	assert_int_equal(sql_int(q), 1);
+}
+
+static json_t *
+add_point(const char *id, const char *disk, long long point,
+    const char *kind, int consistent, long long taken)
+{
+	return call_ok("point.add", json_pack("{s:s, s:s, s:I, s:I, s:s, s:b, "
+	    "s:I}", "machine_id", id, "disk", disk, "point_id",
+	    (json_int_t)point, "seq", (json_int_t)(point * 10), "kind", kind,
+	    "crash_consistent", consistent, "taken_at", (json_int_t)taken));
+}
+
+static void
+test_points(void **state)
+{
+	char		 id[37], name[32];
+	json_t		*r, *p;
+	long long	 now = now_unix();
+
+	(void)state;
+	protected_machine(id, "points-db");
+	r = call_ok("point.list", json_pack("{s:s}", "machine_id", id));
+	assert_int_equal(json_array_size(json_object_get(r, "points")), 0);
+	assert_true(json_is_null(json_object_get(r, "rpo_s")));
+	assert_true(json_is_null(json_object_get(r, "rpo_threshold_s")));
+	assert_true(json_is_null(json_object_get(r, "latest")));
+	assert_string_equal(str(r, "disks_from"), "inventory");
+	assert_int_equal(json_array_size(json_object_get(r, "disks")), 2);
+	json_decref(r);
+
+	/* A point is listed once every disk has it. */
+	r = add_point(id, "sda", 1, "crash", 1, now - 600);
+	assert_true(json_is_true(json_object_get(r, "added")));
+	assert_true(json_is_false(json_object_get(r, "complete")));
+	assert_true(json_is_null(json_object_get(r, "rpo_s")));
+	json_decref(r);
+	r = add_point(id, "sdb", 1, "crash", 1, now - 600);
+	assert_true(json_is_true(json_object_get(r, "complete")));
+	assert_in_range(num(r, "rpo_s"), 595, 660);
+	json_decref(r);
+	/* Twice is once. */
+	r = add_point(id, "sdb", 1, "crash", 1, now - 600);
+	assert_true(json_is_false(json_object_get(r, "added")));
+	assert_true(json_is_true(json_object_get(r, "complete")));
+	json_decref(r);
+
+	json_decref(add_point(id, "sda", 2, "app", 1, now - 300));
+	json_decref(add_point(id, "sdb", 2, "app", 1, now - 300));
+	json_decref(add_point(id, "sda", 3, "crash", 0, now - 60));
+	r = add_point(id, "sdb", 3, "crash", 1, now - 60);
+	assert_in_range(num(r, "rpo_s"), 55, 120);
+	json_decref(r);
+	json_decref(add_point(id, "sda", 4, "crash", 1, now - 1));
+
+	r = call_ok("point.list", json_pack("{s:s}", "machine_id", id));
+	assert_int_equal(json_array_size(json_object_get(r, "points")), 3);
+	p = json_array_get(json_object_get(r, "points"), 0);
+	assert_int_equal(num(p, "point_id"), 3);
+	assert_string_equal(str(p, "kind"), "crash");
+	assert_true(json_is_false(json_object_get(p, "crash_consistent")));
+	assert_iso(str(p, "taken_at"));
+	p = json_array_get(json_object_get(r, "points"), 1);
+	assert_int_equal(num(p, "point_id"), 2);
+	assert_string_equal(str(p, "kind"), "app");
+	assert_true(json_is_true(json_object_get(p, "crash_consistent")));
+	assert_int_equal(num(json_object_get(r, "latest"), "point_id"), 3);
+	assert_int_equal(num(json_object_get(r, "latest_app"), "point_id"), 2);
+	assert_in_range(num(r, "rpo_s"), 55, 120);
+	json_decref(r);
+
+	/* The threshold comes with a policy. */
+	new_name(name, sizeof(name), "pts");
+	json_decref(call_ok("policy.create", json_pack("{s:s, s:i, s:i}",
+	    "name", name, "rpo_threshold_s", 30, "crash_interval_s", 10)));
+	json_decref(call_ok("policy.assign", json_pack("{s:s, s:s}",
+	    "machine_id", id, "policy", name)));
+	r = call_ok("point.list", json_pack("{s:s, s:i}", "machine_id", id,
+	    "limit", 1));
+	assert_int_equal(num(r, "rpo_threshold_s"), 30);
+	assert_string_equal(str(r, "policy"), name);
+	assert_int_equal(json_array_size(json_object_get(r, "points")), 1);
+	json_decref(r);
+	r = call_ok("rpo.check", NULL);
+	{
+		json_t	*m;
+		size_t	 i;
+		int	 seen = 0;
+
+		json_array_foreach(json_object_get(r, "machines"), i, m)
+			if (strcmp(str(m, "machine_id"), id) == 0) {
+				seen = 1;
+				assert_true(num(m, "rpo_s") >
+				    num(m, "rpo_threshold_s"));
+			}
+		assert_true(seen);
+	}
+	json_decref(r);
+
+	/* Pruning one disk's point makes the machine's point go. */
+	r = call_ok("point.prune", json_pack("{s:s, s:s, s:i}", "machine_id",
+	    id, "disk", "sda", "before_point", 2));
+	assert_int_equal(num(r, "deleted"), 1);
+	json_decref(r);
+	r = call_ok("point.prune", json_pack("{s:s, s:s, s:[i]}",
+	    "machine_id", id, "disk", "sdb", "points", 1));
+	assert_int_equal(num(r, "deleted"), 1);
+	json_decref(r);
+	r = call_ok("point.list", json_pack("{s:s}", "machine_id", id));
+	assert_int_equal(json_array_size(json_object_get(r, "points")), 2);
+	json_decref(r);
+	call_err("point.prune", json_pack("{s:s, s:s}", "machine_id", id,
+	    "disk", "sda"), "give 'before_point' or 'points'");
+
+	/* With replication state, its disks are the machine's. */
+	json_decref(call_ok("disk.state", json_pack("{s:s, s:s, s:s}",
+	    "machine_id", id, "disk", "sda", "state", "protected")));
+	r = call_ok("point.list", json_pack("{s:s}", "machine_id", id));
+	assert_string_equal(str(r, "disks_from"), "replication state");
+	assert_int_equal(json_array_size(json_object_get(r, "disks")), 1);
+	assert_int_equal(num(json_object_get(r, "latest"), "point_id"), 4);
+	json_decref(r);
+
+	call_err("point.add", json_pack("{s:s, s:s, s:i, s:i, s:s, s:i}",
+	    "machine_id", id, "disk", "sda", "point_id", 5, "seq", 50, "kind",
+	    "weird", "taken_at", 1), "'kind' must be one of: crash, app");
+	call_err("point.add", json_pack("{s:s, s:s, s:i, s:i, s:s, s:i}",
+	    "machine_id", "00000000-0000-0000-0000-000000000000", "disk",
+	    "sda", "point_id", 5, "seq", 50, "kind", "app", "taken_at", 1),
+	    "no machine with id");
+	call_err("point.list", json_pack("{s:s}", "machine_id", "nope"),
+	    "no machine with id nope");
+	json_decref(call_ok("machine.revoke", json_pack("{s:s}", "id", id)));
+	json_decref(call_ok("policy.delete", json_pack("{s:s}", "policy",
+	    name)));
+}
+
+static void
+test_disk_state(void **state)
+{
+	char	 id[37];
+	json_t	*r, *e;
+
+	(void)state;
+	protected_machine(id, "state-db");
+	r = call_ok("disk.state", json_pack("{s:s, s:s, s:i, s:i, s:I}",
+	    "machine_id", id, "disk", "/dev/vda", "percent", 40, "eta_s", 90,
+	    "bytes_sent", (json_int_t)5000000000LL));
+	assert_string_equal(str(r, "state"), "initial-sync");
+	assert_int_equal(num(r, "percent"), 40);
+	assert_int_equal(num(r, "eta_s"), 90);
+	assert_int_equal(num(r, "bytes_sent"), 5000000000LL);
+	assert_true(json_is_null(json_object_get(r, "was")));
+	json_decref(r);
+	/* Counters alone keep the state and its progress. */
+	r = call_ok("disk.state", json_pack("{s:s, s:s, s:i}", "machine_id",
+	    id, "disk", "/dev/vda", "bytes_received", 4000));
+	assert_string_equal(str(r, "state"), "initial-sync");
+	assert_int_equal(num(r, "percent"), 40);
+	assert_int_equal(num(r, "bytes_received"), 4000);
+	assert_int_equal(num(r, "bytes_sent"), 5000000000LL);
+	json_decref(r);
+	r = call_ok("disk.state", json_pack("{s:s, s:s, s:s}", "machine_id",
+	    id, "disk", "/dev/vda", "state", "protected"));
+	assert_string_equal(str(r, "state"), "protected");
+	assert_string_equal(str(r, "was"), "initial-sync");
+	assert_true(json_is_null(json_object_get(r, "percent")));
+	json_decref(r);
+	r = call_ok("disk.state", json_pack("{s:s, s:s, s:s, s:s}",
+	    "machine_id", id, "disk", "/dev/vda", "state", "error", "error",
+	    "cannot read /dev/vda: Input/output error"));
+	assert_string_equal(str(r, "error"), "cannot read /dev/vda: "
+	    "Input/output error");
+	json_decref(r);
+	r = call_ok("event.list", json_pack("{s:s, s:i}", "machine_id", id,
+	    "limit", 1));
+	e = json_array_get(json_object_get(r, "events"), 0);
+	assert_string_equal(str(e, "kind"), "disk");
+	assert_non_null(strstr(str(e, "message"), "Input/output error"));
+	json_decref(r);
+	r = call_ok("disk.state", json_pack("{s:s, s:s, s:s}", "machine_id",
+	    id, "disk", "/dev/vda", "state", "resyncing"));
+	assert_true(json_is_null(json_object_get(r, "error")));
+	json_decref(r);
+
+	r = call_ok("machine.replication", json_pack("{s:s}", "machine_id",
+	    id));
+	assert_string_equal(str(r, "hostname"), "state-db");
+	assert_true(json_is_null(json_object_get(r, "policy")));
+	assert_int_equal(json_array_size(json_object_get(r, "disk_state")), 1);
+	assert_string_equal(str(json_array_get(json_object_get(r,
+	    "disk_state"), 0), "state"), "resyncing");
+	json_decref(r);
+	json_decref(call_ok("policy.assign", json_pack("{s:s, s:s}",
+	    "machine_id", id, "policy", "default")));
+	r = call_ok("machine.replication", json_pack("{s:s}", "machine_id",
+	    id));
+	assert_int_equal(num(json_object_get(r, "policy"),
+	    "crash_interval_s"), 300);
+	json_decref(r);
+
+	call_err("disk.state", json_pack("{s:s, s:s, s:s}", "machine_id", id,
+	    "disk", "/dev/vda", "state", "sleeping"), "'state' must be one "
+	    "of: initial-sync, protected, resyncing, paused, error");
+	call_err("disk.state", json_pack("{s:s, s:s, s:i}", "machine_id", id,
+	    "disk", "/dev/vda", "percent", 101), "'percent' must be an "
+	    "integer from 0 to 100");
+	call_err("disk.state", json_pack("{s:s, s:s}", "machine_id", "nope",
+	    "disk", "sda"), "no machine with id nope");
+	json_decref(call_ok("machine.revoke", json_pack("{s:s}", "id", id)));
+}
+
 static void
 test_ops_table(void **state)
 {
@@ -636,7 +1055,10 @@ test_ops_table(void **state)
 	    "user.set", "user.get", "user.login_result", "user.count",
 	    "audit.add", "audit.list", "job.create", "job.update", "job.get",
 	    "job.list", "alert.raise", "alert.clear", "alert.list",
-	    "event.list", NULL };
+	    "event.list", "policy.create", "policy.update", "policy.list",
+	    "policy.get", "policy.delete", "policy.assign", "point.add",
+	    "point.list", "point.prune", "disk.state", "machine.replication",
+	    "rpo.check", NULL };
 	const struct db_op	*op;
 	json_t			*result = (void *)1, *notobj;
 	char			*cause = NULL;
@@ -712,6 +1134,9 @@ main(void)
 		cmocka_unit_test(test_jobs),
 		cmocka_unit_test(test_alerts),
 		cmocka_unit_test(test_audit),
+		cmocka_unit_test(test_policies),
+		cmocka_unit_test(test_points),
+		cmocka_unit_test(test_disk_state),
 		cmocka_unit_test(test_ops_table),
 	};
 
