@@ -23,6 +23,7 @@
 #define XXH_STATIC_LINKING_ONLY	/* XXH64_state_t on the stack */
 #include <xxhash.h>
 
+#include "endian_be.h"
 #include "cachelog.h"
 #include "util.h"
 
@@ -66,76 +67,11 @@ struct cachelog_iter {
 	struct fbuf	 buf;
 };
 
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
 
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
-static uint64_t
-get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
-static int
-pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t	*p = buf;
-	ssize_t	 n;
 
-	while (len > 0) {
-		n = pread(fd, p, len, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0) {
-			errno = EIO;	/* shorter than its durable size */
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int
-pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = pwrite(fd, p, len, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
 
 static char *
 seg_path(const struct cachelog *cl, uint64_t base)

@@ -29,6 +29,7 @@
 
 #include <xxhash.h>
 
+#include "endian_be.h"
 #include "journal.h"
 #include "replica.h"
 #include "util.h"
@@ -69,6 +70,30 @@ struct replica {
 	char			*broken;
 };
 
+/* Like pread_all(), but past the end of the image reads as zeros. */
+static int
+pread_zero(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t	*p = buf;
+	ssize_t	 n;
+
+	while (len > 0) {
+		n = pread(fd, p, len, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			memset(p, 0, len);
+			return 0;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
 static void
 hook(int step)
 {
@@ -99,47 +124,7 @@ add_note(struct replica *rp, const char *fmt, ...)
 	rp->note = t;
 }
 
-static int
-pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t	*p = buf;
-	ssize_t	 n;
 
-	while (len > 0) {
-		n = pread(fd, p, len, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0) {
-			memset(p, 0, len);	/* past the end reads zero */
-			return 0;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int
-pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = pwrite(fd, p, len, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
 
 static int
 is_zero(const uint8_t *p, size_t len)
@@ -624,7 +609,7 @@ undo_region(struct replica *rp, uint64_t seq, uint64_t off, uint64_t len,
 		n = h - pos < JOURNAL_MAXPAYLOAD ? h - pos : JOURNAL_MAXPAYLOAD;
 		fbuf_reset(&rp->old);
 		fbuf_reserve(&rp->old, n);
-		if (pread_all(rp->fd, rp->old.data, n, pos) == -1)
+		if (pread_zero(rp->fd, rp->old.data, n, pos) == -1)
 			goto ioerr;
 		if (is_zero(rp->old.data, n)) {
 			if (!zero_write &&
@@ -841,7 +826,7 @@ copy_image(struct replica *rp, int out, char **cause)
 				    JOURNAL_MAXPAYLOAD;
 				fbuf_reset(&rp->old);
 				fbuf_reserve(&rp->old, n);
-				if (pread_all(rp->fd, rp->old.data, n, pos)
+				if (pread_zero(rp->fd, rp->old.data, n, pos)
 				    == -1 || pwrite_all(out, rp->old.data, n,
 				    pos) == -1)
 					goto err;

@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 #include <zstd.h>
 
+#include "endian_be.h"
 #include "seal.h"
 
 #define SEAL_MAGIC	0x4856534cu	/* "HVSL" */
@@ -41,34 +42,9 @@ struct seal {
 	struct fbuf	 plain;	/* decompressed payload */
 };
 
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
 
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
-static uint64_t
-get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 static const char *
 ossl_err(void)

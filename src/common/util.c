@@ -392,3 +392,45 @@ strlcat_s(char *dst, const char *src, size_t len)
 		return;
 	snprintf(dst + n, len - n, "%s", src);
 }
+
+int
+pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t	*p = buf;
+	ssize_t	 n;
+
+	while (len > 0) {
+		n = pread(fd, p, len, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			errno = EIO;	/* shorter than it should be */
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int
+pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = pwrite(fd, p, len, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}

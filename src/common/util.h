@@ -46,6 +46,10 @@ int	 write_file_atomic(const char *path, const void *, size_t, mode_t,
 	    char **cause);
 /* Refuses files readable or writable by group or others, naming the fix. */
 int	 check_private_file(const char *path, char **cause);
+/* Whole-buffer positional I/O, retrying short transfers and EINTR.  A
+ * read that hits the end of the file fails with EIO. */
+int	 pread_all(int fd, void *, size_t, uint64_t off);
+int	 pwrite_all(int fd, const void *, size_t, uint64_t off);
 int	 mkdir_p(const char *path, mode_t mode, char **cause);
 
 /* Cryptographically random bytes (OpenSSL). */
