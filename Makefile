@@ -93,8 +93,11 @@ $(BIN)/haven-firstboot: $(FB_OBJ) $(BUILD)/libcommon.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libhavend.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ \
-	    -lcmocka $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ \
+	    $(filter-out src/%,$^) -lcmocka $(LIBS)
+# The agent's unit tests compile its sources in: rebuild when they change.
+$(BUILD)/tests/test_blockmap: src/agent/blockmap.c src/agent/blockmap.h
+$(BUILD)/tests/test_snapshot: src/agent/snapshot.c src/agent/snapshot.h
 
 $(BUILD)/tools/%: tests/lib/%.c $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)

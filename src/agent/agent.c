@@ -15,6 +15,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "replicate.h"
 #include "tls.h"
 #include "util.h"
 
@@ -26,6 +27,10 @@
 
 static const char *const agent_log_levels[] = {
 	"error", "warning", "info", "debug", NULL
+};
+
+static const char *const agent_snapshots[] = {
+	"auto", "lvm", "reflink", "fsfreeze", "none", NULL
 };
 
 static const struct conf_key agent_conf_keys[] = {
@@ -41,6 +46,42 @@ static const struct conf_key agent_conf_keys[] = {
 	    "/dev/sdb. Reported with their sizes in every heartbeat." },
 	{ "log_level", CONF_ENUM, "info", 0, 0, 0, agent_log_levels,
 	    K(log_level), "How much to log." },
+	{ "ps", CONF_STR, NULL, 0, 0, 0, NULL, K(ps),
+	    "Process server's data port as host:port, for 'replicate' (the "
+	    "configuration server will hand this out; until then set it)." },
+	{ "block_size", CONF_SIZE, "64k", 4096, 4 << 20, 0, NULL,
+	    K(block_size),
+	    "Unit of change tracking: a power of two. Changing it forces a "
+	    "full resync." },
+	{ "interval", CONF_INT, "300", 10, 86400, 0, NULL, K(interval),
+	    "Seconds between the starts of two crash-consistent points." },
+	{ "throttle", CONF_STR, "0", 0, 0, 0, NULL, K(throttle),
+	    "Bytes/s to the process server (k, m, g; 0 = unlimited), or a "
+	    "schedule like 08:00-18:00=10m,*=0 (local time, first match)." },
+	{ "snapshot", CONF_ENUM, "auto", 0, 0, 0, agent_snapshots,
+	    K(snapshot),
+	    "Point-in-time views: lvm, reflink, fsfreeze, none (points not "
+	    "crash-consistent), or auto (the best that works; 'haven-agent "
+	    "status' says which and why)." },
+	{ "quiesce_dir", CONF_PATH, "/etc/haven/quiesce.d", 0, 0, 0, NULL,
+	    K(quiesce_dir),
+	    "Executables run with 'pre' before and 'post' after the views of "
+	    "an app-consistent point are taken." },
+	{ "app_consistent_interval", CONF_INT, "3600", 0, 604800, 0, NULL,
+	    K(app_consistent_interval),
+	    "Seconds between app-consistent points; 0 = none." },
+	{ "quiesce_timeout", CONF_INT, "60", 1, 3600, 0, NULL,
+	    K(quiesce_timeout),
+	    "Seconds a quiesce hook may run; past that it is killed and the "
+	    "point is crash-consistent." },
+	{ "freeze_timeout", CONF_INT, "30", 1, 600, 0, NULL,
+	    K(freeze_timeout),
+	    "fsfreeze: seconds a filesystem may stay frozen; a watchdog "
+	    "thaws it then and the point is not crash-consistent." },
+	{ "lvm_snapshot_size", CONF_STR, "10%ORIGIN", 0, 0, 0, NULL,
+	    K(lvm_snapshot_size),
+	    "lvm: room for changes during a cycle, as lvcreate -L SIZE or "
+	    "N%ORIGIN." },
 	{ NULL, 0, NULL, 0, 0, 0, NULL, 0, NULL }
 };
 
@@ -55,9 +96,12 @@ static const struct agent_cmd agent_cmds[] = {
 	{ "heartbeat", agent_heartbeat, "[--once]",
 	  "report this machine's inventory to the configuration server, "
 	  "every heartbeat interval until SIGTERM" },
+	{ "replicate", agent_replicate, "[--once]",
+	  "stream consistent points of the disks to the process server, "
+	  "one every interval until SIGTERM (--once: one, then exit)" },
 	{ "status", agent_status, "",
-	  "this machine's enrollment: machine id, configuration server, "
-	  "certificate expiry" },
+	  "this machine's enrollment (machine id, configuration server, "
+	  "certificate expiry) and replication" },
 	{ "help", agent_help, "", "list the commands and configuration keys" },
 };
 
@@ -222,6 +266,7 @@ agent_status(struct agent *a, int argc, char **argv)
 	agent_print_cert("certificate", e.cert_file);
 	agent_print_cert("site CA", e.ca_file);
 	printf("%-22s %s\n", "state directory", a->conf.state_dir);
+	replicate_status_print(a, stdout);
 	agent_enrolled_free(&e);
 	return AGENT_OK;
 }

@@ -1,4 +1,4 @@
-/* haven-agent: enrollment and heartbeat (the Mobility service to come). */
+/* haven-agent: enrollment, heartbeat and replication (the Mobility service). */
 #ifndef HAVEN_AGENT_H
 #define HAVEN_AGENT_H
 
@@ -22,6 +22,17 @@ struct agent_conf {
 	char			*cs;		/* host:port; overrides machine.json */
 	struct conf_list	 disks;
 	char			*log_level;
+	/* replicate.c (docs/agent.md) */
+	char			*ps;		/* host:port of the data port */
+	long long		 block_size;
+	long long		 interval;	/* seconds between points */
+	char			*throttle;	/* rate or schedule */
+	char			*snapshot;	/* auto|lvm|reflink|fsfreeze|none */
+	char			*quiesce_dir;
+	long long		 app_consistent_interval;
+	long long		 quiesce_timeout;
+	long long		 freeze_timeout;
+	char			*lvm_snapshot_size;
 };
 
 struct agent {

@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "inventory.h"
 #include "log.h"
+#include "replicate.h"
 #include "util.h"
 
 #define HB_DEFAULT	30
@@ -26,12 +27,15 @@ static int
 heartbeat_once(struct agent *a, const struct agent_enrolled *e,
     const struct httpc_opts *o, long *interval, char **cause)
 {
-	json_t		*inv, *body, *ans = NULL, *iv;
+	json_t		*inv, *body, *ans = NULL, *iv, *rep;
 	const char	*id;
 
 	inv = inventory_gather((const char *const *)a->conf.disks.v,
 	    a->conf.disks.n);
 	body = json_pack("{s:o}", "inventory", inv);
+	/* Per-disk replication state, once 'replicate' has run. */
+	if ((rep = replicate_report(a)) != NULL)
+		json_object_set_new(body, "replication", rep);
 	if (httpc_call(o, "POST", "/api/v1/heartbeat", body, NULL, &ans,
 	    cause) == -1) {
 		json_decref(body);

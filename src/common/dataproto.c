@@ -30,6 +30,8 @@ static const struct field_spec f_bookmark[] = {
 	{ D_POINT, FK_U64, 1, 0, "point" },
 	{ D_KIND, FK_STR, 1, 32, "kind" },
 	{ D_TIME, FK_U64, 1, 0, "time" },
+	{ D_CONSISTENT, FK_U64, 0, 0, "consistent" },
+	{ D_PROVIDER, FK_STR, 0, 32, "provider" },
 	{ 0, 0, 0, 0, NULL }
 };
 static const struct field_spec f_seq[] = {
@@ -42,6 +44,7 @@ static const struct field_spec f_flow[] = {
 };
 static const struct field_spec f_error[] = {
 	{ D_MESSAGE, FK_STR, 1, 4096, "message" },
+	{ D_RESYNC, FK_U64, 0, 0, "resync" },
 	{ 0, 0, 0, 0, NULL }
 };
 
