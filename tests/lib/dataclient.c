@@ -284,6 +284,7 @@ main(int argc, char **argv)
 	};
 	const char	*hostport = NULL, *ca = NULL, *cert = NULL, *key = NULL;
 	const char	*disk = "sda";
+	char		*diskbuf = NULL;
 	char		 host[256], why[256], *cause = NULL;
 	long		 hold = -1, garbage = -1, timeout = 10;
 	SSL_CTX		*ctx;
@@ -319,7 +320,8 @@ main(int argc, char **argv)
 		struct tls_certinfo	ci;
 
 		if (tls_cert_file_info(cert, &ci, &cause) == 0)
-			disk = xasprintf("%s:%s", ci.subject_cn, disk);
+			disk = diskbuf = xasprintf("%s:%s", ci.subject_cn,
+			    disk);
 	}
 	fbuf_init(&inbuf);
 
@@ -388,5 +390,6 @@ out:
 	close(fd);
 	SSL_CTX_free(ctx);
 	fbuf_free(&inbuf);
+	free(diskbuf);
 	return rc;
 }
