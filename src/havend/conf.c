@@ -44,7 +44,8 @@ const struct conf_key haven_conf_keys[] = {
 	{ "data_port", CONF_PORT, "9443", 0, 0, 0, NULL, K(data_port),
 	    "TLS replication stream from agents. 443 is refused: it belongs "
 	    "to the control port." },
-	{ "mt_address", CONF_STR, NULL, 0, 0, 0, NULL, K(mt_address),
+	{ "mt_address", CONF_STR, NULL, 0, 0, CONF_RELOAD, NULL,
+	    K(mt_address),
 	    "Where this process server's drain sends replication data: "
 	    "IP:port of the master target's data port. Unset: the master "
 	    "target on this appliance (127.0.0.1 and data_port)." },
