@@ -294,6 +294,10 @@ api_heartbeat(struct api_req *r)
 	db_call("machine.heartbeat", json_pack("{s:s, s:s, s:O}",
 	    "fingerprint", r->machine_fp, "address", r->addr, "inventory",
 	    inv), heartbeat_done, r);
+	/* The agent's per-disk replication state, for status and the UI. */
+	if (json_is_array(json_object_get(r->body, "replication")))
+		repl_disk_report(r->machine_id,
+		    json_object_get(r->body, "replication"));
 }
 
 /* Users (sign-in accounts). */
