@@ -461,3 +461,32 @@ out:
 	free(id);
 	return rc;
 }
+
+/* havenctl prune: apply every policy's retention now. */
+int
+ctl_prune(struct ctl *ctl, int argc, char **argv)
+{
+	json_t	*a, *e;
+	size_t	 i;
+	int	 rc;
+
+	(void)argc;
+	(void)argv;
+	if ((a = ctl_request(ctl, "POST", "/api/v1/prune", NULL, &rc)) == NULL)
+		return rc;
+	/* With --json, ctl_request printed the answer and returned NULL. */
+	if (json_array_size(json_object_get(a, "pruned")) == 0)
+		printf("nothing to prune: every point is within its policy's "
+		    "retention\n");
+	else
+		json_array_foreach(json_object_get(a, "pruned"), i, e)
+			printf("%s %s: dropped %zu point%s, freed %lld bytes\n",
+			    json_string_value(json_object_get(e, "machine_id")),
+			    json_string_value(json_object_get(e, "disk")),
+			    json_array_size(json_object_get(e, "points")),
+			    json_array_size(json_object_get(e, "points")) == 1 ?
+			    "" : "s", json_integer_value(json_object_get(e,
+			    "freed_bytes")));
+	json_decref(a);
+	return 0;
+}

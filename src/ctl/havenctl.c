@@ -60,6 +60,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "protect a machine (id or hostname) with a policy" },
 	{ "points list", 1, 1, NULL, ctl_points_list, "MACHINE",
 	  "a machine's recovery points and its achieved RPO" },
+	{ "prune", 0, 0, NULL, ctl_prune, "",
+	    "drop recovery points past their policy's retention now (also "
+	    "done every 10 minutes)" },
 	{ "recover", 1, 1, "--point --out", ctl_recover,
 	  "MACHINE --point latest|latest-app|ID --out DIR",
 	  "write each disk at that point to DIR/<disk>.img" },

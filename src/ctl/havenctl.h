@@ -70,6 +70,7 @@ int	ctl_policy_show(struct ctl *, int, char **);
 int	ctl_policy_delete(struct ctl *, int, char **);
 int	ctl_policy_assign(struct ctl *, int, char **);
 int	ctl_points_list(struct ctl *, int, char **);
+int	ctl_prune(struct ctl *, int, char **);
 int	ctl_recover(struct ctl *, int, char **);
 
 #endif

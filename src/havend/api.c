@@ -425,6 +425,8 @@ const struct api_route api_routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/storage", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
 	    api_storage },
 	{ EVHTTP_REQ_GET, "/metrics", LST_ADMIN, AUTH_NONE, api_metrics },
+	{ EVHTTP_REQ_POST, "/api/v1/prune", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
+	    api_prune },
 	{ EVHTTP_REQ_POST, "/api/v1/session", LST_ADMIN, AUTH_NONE,
 	    session_login },
 	{ EVHTTP_REQ_DELETE, "/api/v1/session", LST_ADMIN, AUTH_ADMIN,

@@ -75,6 +75,7 @@ apply_granted(struct sdisk *d)
 	if (d->rep == NULL) {
 		dir = repl_dir_of(hv.conf.retention_dir, d->id);
 		rc.disk_size = d->size;
+		rc.journal_segsize = (uint64_t)hv.conf.journal_segment;
 		if (mkdir_p(dir, 0700, &cause) == 0)
 			d->rep = replica_open(dir, &rc, &cause);
 		free(dir);
@@ -170,6 +171,7 @@ apply_batch_end(struct sdisk *d)
 	const char	*kind;
 	size_t		 i;
 	uint64_t	 applied;
+	int		 live;
 
 	if (d->rep == NULL || d->conn == NULL)
 		return;
@@ -195,13 +197,18 @@ apply_batch_end(struct sdisk *d)
 			continue;
 		}
 		kind = json_string_value(json_object_get(pt, "kind"));
+		live = strstr(kind, ":live") != NULL ||
+		    strcmp(kind, "none") == 0;
+		if (strchr(kind, ':') != NULL)
+			json_object_set_new(pt, "kind", json_stringn(kind,
+			    (size_t)(strchr(kind, ':') - kind)));
+		kind = json_string_value(json_object_get(pt, "kind"));
 		json_object_set_new(pt, "event", json_string("point"));
 		json_object_set_new(pt, "machine_id",
 		    json_stringn(d->id, (size_t)(colon - d->id)));
 		json_object_set_new(pt, "disk", json_string(colon + 1));
-		/* "none": read live, without a point-in-time view. */
-		json_object_set_new(pt, "crash_consistent",
-		    json_boolean(strcmp(kind, "none") != 0));
+		/* Read live, without a point-in-time view: not consistent. */
+		json_object_set_new(pt, "crash_consistent", json_boolean(!live));
 		json_object_set_new(pt, "applied_bytes",
 		    json_integer((json_int_t)d->applied_bytes));
 		log_info("recovery point %lld of %s is complete (%s)",

@@ -60,6 +60,11 @@ const struct conf_key haven_conf_keys[] = {
 	    NULL, K(retention_dir),
 	    "Master target retention journal (recovery points). Put it on "
 	    "the retention disk." },
+	{ "journal_segment", CONF_SIZE, "64m", 1024 * 1024,
+	    1024LL * 1024 * 1024, CONF_RELOAD, NULL, K(journal_segment),
+	    "Size of a retention journal segment file. Pruning frees journal "
+	    "space a whole segment at a time, so smaller segments give space "
+	    "back sooner at the cost of more files." },
 	{ "socket_path", CONF_PATH, "/run/haven/havend.sock", 0, 0, 0, NULL,
 	    K(socket_path),
 	    "Unix socket havenctl talks to." },

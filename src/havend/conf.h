@@ -22,6 +22,7 @@ struct haven_conf {
 	char			*state_dir;	/* CA, certificates, passphrase */
 	char			*cache_dir;
 	char			*retention_dir;
+	long long		 journal_segment;	/* bytes per segment */
 	char			*socket_path;	/* havenctl's unix socket */
 	long long		 shards;	/* 0 = one per core */
 	struct conf_list	 server_names;	/* DNS names and addresses for

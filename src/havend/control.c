@@ -911,6 +911,7 @@ sweep_cb(evutil_socket_t fd, short ev, void *arg)
 		    (json_int_t)hv.conf.heartbeat_interval), sweep_done, NULL);
 		/* An agent gone quiet sends no points: check RPO anyway. */
 		repl_rpo_check();
+		prune_tick();
 	}
 	evtimer_add(sweep_ev, &tv);
 }

@@ -2157,7 +2157,37 @@ op_rpo_check(MYSQL *m, json_t *args, json_t **result, char **cause)
 	return 0;
 }
 
+/*
+ * Every replicated disk of a machine with a policy, with the policy's
+ * retention: what the periodic prune job works through.
+ */
+static int
+op_prune_plan(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*a;
+
+	(void)args;
+	if (Q0(m, &res, cause, "SELECT DISTINCT rp.machine_id, rp.disk, "
+	    "p.retention_s, p.thin_after_s FROM recovery_points rp "
+	    "JOIN machines mc ON mc.id = rp.machine_id "
+	    "JOIN policies p ON p.id = mc.policy_id "
+	    "ORDER BY rp.machine_id, rp.disk") == -1)
+		return -1;
+	a = json_array();
+	while ((r = mysql_fetch_row(res)) != NULL)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:I}",
+		    "machine_id", r[0], "disk", r[1], "retention_s",
+		    (json_int_t)strtoll(r[2], NULL, 10), "thin_after_s",
+		    (json_int_t)strtoll(r[3], NULL, 10)));
+	mysql_free_result(res);
+	*result = json_pack("{s:o}", "disks", a);
+	return 0;
+}
+
 static const struct db_op db_ops[] = {
+	{ "prune.plan",			op_prune_plan },
 	{ "status",			op_status },
 	{ "machine.enroll",		op_machine_enroll },
 	{ "machine.heartbeat",		op_machine_heartbeat },

@@ -285,6 +285,17 @@ ingest_frame(struct dconn *c, const struct frame *f)
 		r.offset = frame_u64(f, D_POINT, 0);
 		r.aux = frame_u64(f, D_TIME, 0);
 		kind = frame_str(f, D_KIND);
+		/*
+		 * The cache keeps a bookmark's kind as text; a point read
+		 * live (no point-in-time view) is marked there, so the MT
+		 * can say the point is not crash-consistent.
+		 */
+		if (frame_u64(f, D_CONSISTENT, 1) == 0) {
+			char *live = xasprintf("%s:live", kind);
+
+			free(kind);
+			kind = live;
+		}
 		r.data = (const uint8_t *)kind;
 		r.len = (uint32_t)strlen(kind);
 		break;

@@ -72,6 +72,7 @@ job_cert_renew(struct job *j, json_t *args, json_t **result, char **cause)
 static const struct job_kind job_kinds[] = {
 	{ "cert.renew", job_cert_renew },
 	{ "recover", job_recover },
+	{ "prune", job_prune },
 	{ NULL, NULL }
 };
 

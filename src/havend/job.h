@@ -31,6 +31,14 @@ void	job_tell_parent(struct job *, const struct fbuf *msg);
 int	job_ask_parent(struct job *, const struct fbuf *msg, int reply,
 	    int cancel, const char *kind, int timeout_s, char **cause);
 
+/* job_recover.c: borrow a replica from the shard applying it ("apply:ID"),
+ * and give it back. */
+int	recover_claim(struct job *, const char *key, char **cause);
+void	recover_release(struct job *, const char *key);
+
+/* job_prune.c */
+int	job_prune(struct job *, json_t *args, json_t **result, char **cause);
+
 /* job_recover.c */
 int	job_recover(struct job *, json_t *args, json_t **result,
 	    char **cause);

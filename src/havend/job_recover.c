@@ -55,7 +55,7 @@ recover_file(const char *out, const char *disk)
 	return path;
 }
 
-static void
+void
 recover_release(struct job *j, const char *key)
 {
 	struct fbuf	b;
@@ -72,7 +72,7 @@ recover_release(struct job *j, const char *key)
  * Borrow the disk from the shard applying it (the parent arbitrates).
  * A newer claim by a shard while we wait withdraws ours: ask again.
  */
-static int
+int
 recover_claim(struct job *j, const char *key, char **cause)
 {
 	struct fbuf	 b;
@@ -111,6 +111,7 @@ recover_one(struct job *j, uint64_t point, struct recover_disk *d,
 	if (recover_claim(j, d->key, cause) == -1)
 		return -1;
 	memset(&rc, 0, sizeof(rc));
+	rc.journal_segsize = (uint64_t)hv.conf.journal_segment;
 	if ((r = replica_open(d->dir, &rc, cause)) == NULL) {
 		recover_release(j, d->key);
 		return -1;

@@ -37,4 +37,8 @@ void	api_machine_points(struct api_req *);
 void	api_machine_replication(struct api_req *);
 void	api_machine_recover(struct api_req *);
 
+/* prune.c: retention, periodically and on demand. */
+void	prune_tick(void);
+void	api_prune(struct api_req *);
+
 #endif
