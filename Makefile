@@ -163,7 +163,7 @@ run: deps all
 
 bench: deps all
 	@set -e; for b in tests/bench/*.sh; do [ -e "$$b" ] || continue; \
-	    HAVEN_BIN=$(abspath $(BIN)) sh $$b; done
+	    HAVEN_BIN=$(abspath $(BIN)) $$b; done
 
 clean:
 	rm -rf build build-asan
