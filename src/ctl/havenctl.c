@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_disc.h"
 #include "havenctl.h"
 #include "log.h"
 #include "util.h"
@@ -40,6 +41,36 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "NAME --password-file FILE",
 	  "create a web UI account or reset its password (FILE '-' is "
 	  "stdin)" },
+	{ "account add", 1, 1, CTL_OWN_OPTIONS, ctl_account_add,
+	  CTL_ACCOUNT_ADD_USAGE, "add a vSphere, libvirt or push-install "
+	  "account (FILE '-' is stdin; the secret is stored encrypted)" },
+	{ "account edit", 1, 1, CTL_OWN_OPTIONS, ctl_account_edit,
+	  CTL_ACCOUNT_EDIT_USAGE, "change an account's user, secret, auth "
+	  "or sudo (the secret is replaced, never shown)" },
+	{ "account list", 0, 0, NULL, ctl_account_list, "",
+	  "accounts and the hypervisors that use them" },
+	{ "account remove", 1, 1, NULL, ctl_account_remove, "NAME",
+	  "remove an account no hypervisor uses" },
+	{ "hypervisor add", 1, 1, CTL_OWN_OPTIONS, ctl_hypervisor_add,
+	  CTL_HV_ADD_USAGE, "add a vCenter/ESXi server (prints the "
+	  "thumbprint to accept) or a KVM host (discovers it)" },
+	{ "hypervisor edit", 1, 1, CTL_OWN_OPTIONS, ctl_hypervisor_edit,
+	  CTL_HV_EDIT_USAGE, "change a hypervisor's address, URI or "
+	  "account" },
+	{ "hypervisor accept", 1, 1, CTL_OWN_OPTIONS, ctl_hypervisor_accept,
+	  CTL_HV_ACCEPT_USAGE, "accept a vSphere server's certificate "
+	  "thumbprint, then discover it" },
+	{ "hypervisor list", 0, 0, NULL, ctl_hypervisor_list, "",
+	  "hypervisors, their status and machine counts" },
+	{ "hypervisor show", 1, 1, NULL, ctl_hypervisor_show, "NAME",
+	  "one hypervisor in full" },
+	{ "hypervisor refresh", 1, 1, NULL, ctl_hypervisor_refresh, "NAME",
+	  "discover a hypervisor now and wait for it" },
+	{ "hypervisor remove", 1, 1, NULL, ctl_hypervisor_remove, "NAME",
+	  "remove a hypervisor (refused while machines on it are "
+	  "protected)" },
+	{ "vm list", 0, 0, CTL_OWN_OPTIONS, ctl_vm_list, CTL_VM_LIST_USAGE,
+	  "discovered machines and whether they can be protected" },
 	{ "job list", 0, 0, NULL, ctl_job_list, "", "recent jobs" },
 	{ "job show", 1, 1, NULL, ctl_job_show, "ID", "one job in full" },
 	{ "policy list", 0, 0, NULL, ctl_policy_list, "",
@@ -225,6 +256,8 @@ ctl_run(struct ctl *ctl, const struct ctl_cmd *c, int argc, char **argv)
 	size_t	  olen = 0;
 	int	  i, k, npos = 0, nopt, req[CTL_OPTS_MAX], rc;
 
+	if (c->option != NULL && strcmp(c->option, CTL_OWN_OPTIONS) == 0)
+		return c->fn(ctl, argc, argv);	/* it parses its options */
 	nopt = ctl_opt_names(c, names, req);
 	ctl->cmd = c;
 	pos = xcalloc((size_t)argc + 1, sizeof(char *));

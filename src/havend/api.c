@@ -8,6 +8,7 @@
 
 #include <event2/http.h>
 
+#include "api_disc.h"
 #include "api_ui.h"
 #include "control.h"
 #include "havend.h"
@@ -424,6 +425,30 @@ const struct api_route api_routes[] = {
 	    api_alerts },
 	{ EVHTTP_REQ_GET, "/api/v1/storage", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
 	    api_storage },
+	{ EVHTTP_REQ_GET, "/api/v1/accounts", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_accounts },
+	{ EVHTTP_REQ_POST, "/api/v1/accounts", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_account_add },
+	{ EVHTTP_REQ_PUT, "/api/v1/accounts/{}", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_account_edit },
+	{ EVHTTP_REQ_DELETE, "/api/v1/accounts/{}", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_account_remove },
+	{ EVHTTP_REQ_GET, "/api/v1/hypervisors", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_hypervisors },
+	{ EVHTTP_REQ_POST, "/api/v1/hypervisors", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_hypervisor_add },
+	{ EVHTTP_REQ_GET, "/api/v1/hypervisors/{}", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_hypervisor_get },
+	{ EVHTTP_REQ_PUT, "/api/v1/hypervisors/{}", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_hypervisor_edit },
+	{ EVHTTP_REQ_DELETE, "/api/v1/hypervisors/{}", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_hypervisor_remove },
+	{ EVHTTP_REQ_POST, "/api/v1/hypervisors/{}/accept",
+	    LST_UNIX | LST_ADMIN, AUTH_ADMIN, api_hypervisor_accept },
+	{ EVHTTP_REQ_POST, "/api/v1/hypervisors/{}/refresh",
+	    LST_UNIX | LST_ADMIN, AUTH_ADMIN, api_hypervisor_refresh },
+	{ EVHTTP_REQ_GET, "/api/v1/vms", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
+	    api_vms },
 	{ EVHTTP_REQ_GET, "/metrics", LST_ADMIN, AUTH_NONE, api_metrics },
 	{ EVHTTP_REQ_POST, "/api/v1/prune", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
 	    api_prune },

@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 #include <openssl/err.h>
 
+#include "api_disc.h"
 #include "api_ui.h"
 #include "control.h"
 #include "havend.h"
@@ -912,6 +913,7 @@ sweep_cb(evutil_socket_t fd, short ev, void *arg)
 		/* An agent gone quiet sends no points: check RPO anyway. */
 		repl_rpo_check();
 		prune_tick();
+		disc_periodic();
 	}
 	evtimer_add(sweep_ev, &tv);
 }

@@ -13,6 +13,7 @@
 #include <mysqld_error.h>
 
 #include "db.h"
+#include "disc.h"
 #include "log.h"
 #include "util.h"
 
@@ -2231,6 +2232,9 @@ db_ops_find(const char *name)
 	const struct db_op	*op;
 
 	for (op = db_ops; op->name != NULL; op++)
+		if (strcmp(op->name, name) == 0)
+			return op;
+	for (op = db_ops_disc; op->name != NULL; op++)
 		if (strcmp(op->name, name) == 0)
 			return op;
 	return NULL;

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "disc.h"
 #include "havend.h"
 #include "ipc.h"
 #include "job.h"
@@ -73,6 +74,7 @@ static const struct job_kind job_kinds[] = {
 	{ "cert.renew", job_cert_renew },
 	{ "recover", job_recover },
 	{ "prune", job_prune },
+	{ "discover", job_discover },
 	{ NULL, NULL }
 };
 
