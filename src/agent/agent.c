@@ -388,3 +388,33 @@ main(int argc, char **argv)
 	conf_free(agent_conf_keys, &a.conf);
 	return rc;
 }
+
+void
+agent_settings_save(const struct agent *a, json_t *settings)
+{
+	char	*path = agent_path(a, AGENT_SETTINGS_FILE), *text, *cause = NULL;
+
+	text = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text != NULL && write_file_atomic(path, text, strlen(text), 0600,
+	    &cause) == -1) {
+		log_warnx("cannot keep the configuration server's settings: "
+		    "%s", cause);
+		free(cause);
+	}
+	free(text);
+	free(path);
+}
+
+json_t *
+agent_settings_load(const struct agent *a)
+{
+	char	*path = agent_path(a, AGENT_SETTINGS_FILE);
+	json_t	*j = json_load_file(path, 0, NULL);
+
+	free(path);
+	if (j != NULL && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}

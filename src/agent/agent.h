@@ -61,6 +61,15 @@ struct agent_cmd {
 
 /* agent.c */
 char	*agent_path(const struct agent *, const char *file);
+
+/*
+ * Settings from the configuration server (the machine's policy), saved
+ * by each heartbeat: {"policy", "interval", "app_interval",
+ * "data_port"}.  Load returns NULL when there are none yet.
+ */
+#define AGENT_SETTINGS_FILE	"cs-settings.json"
+void	 agent_settings_save(const struct agent *, json_t *);
+json_t	*agent_settings_load(const struct agent *);
 /* "host:port" to "https://host:port", refusing what is not one. */
 char	*agent_cs_url(const char *cs, char **cause);
 /* Returns 0, or -1 with a cause that says how to enroll. */

@@ -48,6 +48,9 @@ heartbeat_once(struct agent *a, const struct agent_enrolled *e,
 		*interval = HB_MIN;
 	if (*interval > HB_MAX)
 		*interval = HB_MAX;
+	/* What the CS's policy says: replicate applies it each cycle. */
+	if (json_is_object(json_object_get(ans, "replication")))
+		agent_settings_save(a, json_object_get(ans, "replication"));
 	id = json_string_value(json_object_get(ans, "machine_id"));
 	if (id != NULL && strcmp(id, e->machine_id) != 0)
 		log_warnx("%s knows this machine as %s, not %s as in %s/%s",

@@ -1892,6 +1892,63 @@ repl_split_hostport(const char *hp, char **host, char **port)
 	return 0;
 }
 
+/*
+ * No ps configured: the configuration server's host with the data port
+ * its heartbeat answer named (the CS runs a process server).
+ */
+static int
+repl_ps_from_cs(struct agent *a)
+{
+	struct agent_enrolled	 e;
+	json_t			*s = agent_settings_load(a);
+	char			*host = NULL, *port = NULL, *why = NULL;
+	long long		 dp;
+	int			 rc = -1;
+
+	memset(&e, 0, sizeof(e));
+	dp = s ? json_integer_value(json_object_get(s, "data_port")) : 0;
+	if (dp > 0 && agent_load_enrolled(a, &e, &why) == 0 &&
+	    repl_split_hostport(e.cs, &host, &port) == 0) {
+		free(a->conf.ps);
+		a->conf.ps = strchr(host, ':') != NULL ?
+		    xasprintf("[%s]:%lld", host, dp) :
+		    xasprintf("%s:%lld", host, dp);
+		log_info("process server %s: the configuration server's data "
+		    "port", a->conf.ps);
+		rc = 0;
+	}
+	free(host);
+	free(port);
+	free(why);
+	agent_enrolled_free(&e);
+	json_decref(s);
+	return rc;
+}
+
+/*
+ * The CS's settings for this machine win over the local defaults, so a
+ * policy changed centrally reaches the agent at its next cycle.
+ */
+static void
+repl_cs_settings(struct repl *r)
+{
+	json_t		*s = agent_settings_load(r->a);
+	long long	 v;
+
+	if (s == NULL)
+		return;
+	v = json_integer_value(json_object_get(s, "interval"));
+	if (v >= 10 && v != r->a->conf.interval) {
+		log_info("policy %s: a point every %lld s",
+		    json_string_value(json_object_get(s, "policy")), v);
+		r->a->conf.interval = v;
+	}
+	v = json_integer_value(json_object_get(s, "app_interval"));
+	if (v > 0 && v != r->a->conf.app_consistent_interval)
+		r->a->conf.app_consistent_interval = v;
+	json_decref(s);
+}
+
 static int
 repl_setup(struct repl *r, char **cause)
 {
@@ -1899,7 +1956,8 @@ repl_setup(struct repl *r, char **cause)
 	struct rdisk		*d;
 	size_t			 i, j;
 
-	if (c->ps == NULL || *c->ps == '\0') {
+	if ((c->ps == NULL || *c->ps == '\0') &&
+	    repl_ps_from_cs(r->a) == -1) {
 		set_cause(cause, "which process server? set ps = HOST:PORT "
 		    "(its data port, e.g. 192.0.2.10:9443) in %s",
 		    r->a->conf_path ? r->a->conf_path : AGENT_CONF_DEFAULT);
@@ -2089,6 +2147,7 @@ agent_replicate(struct agent *a, int argc, char **argv)
 				    now_unix()) * 1000) == -1)
 					break;
 			}
+			repl_cs_settings(&r);
 			start = now_unix();
 			r.state = "taking a point";
 			repl_point(&r);

@@ -251,12 +251,38 @@ api_machine_revoke(struct api_req *r)
 
 /* POST /api/v1/heartbeat (mutual TLS) */
 
+/*
+ * The heartbeat answer: settings the agent applies from its next cycle,
+ * so that a policy changed on the CS reaches every machine following it.
+ */
+static void
+heartbeat_settings(json_t *res, const char *err, void *arg)
+{
+	struct api_req	*r = arg;
+	json_t		*pol = res ? json_object_get(res, "policy") : NULL;
+	json_t		*rep;
+	char		 ts[32];
+
+	rep = json_pack("{s:I}", "data_port", (json_int_t)hv.conf.data_port);
+	if (err == NULL && json_is_object(pol)) {
+		json_object_set(rep, "policy", json_object_get(pol, "name"));
+		json_object_set(rep, "interval", json_object_get(pol,
+		    "crash_interval_s"));
+		json_object_set(rep, "app_interval", json_object_get(pol,
+		    "app_consistent_s"));
+	}
+	fmt_time(now_unix(), ts, sizeof(ts));
+	api_reply(r, 200, json_pack("{s:s, s:I, s:s, s:o}", "machine_id",
+	    r->machine_id, "heartbeat_interval",
+	    (json_int_t)hv.conf.heartbeat_interval, "server_time", ts,
+	    "replication", rep));
+}
+
 static void
 heartbeat_done(json_t *res, const char *err, void *arg)
 {
 	struct api_req	*r = arg;
 	const char	*was;
-	char		 ts[32];
 
 	if (err != NULL) {
 		if (strncmp(err, "no enrolled machine", 19) == 0)
@@ -276,10 +302,9 @@ heartbeat_done(json_t *res, const char *err, void *arg)
 	if (was != NULL && strcmp(was, "connected") != 0)
 		log_info("machine %s (%s) is connected", r->machine_id,
 		    json_string_value(json_object_get(res, "hostname")));
-	fmt_time(now_unix(), ts, sizeof(ts));
-	api_reply(r, 200, json_pack("{s:s, s:I, s:s}", "machine_id",
-	    r->machine_id, "heartbeat_interval",
-	    (json_int_t)hv.conf.heartbeat_interval, "server_time", ts));
+	/* Then what the machine's policy says its agent should do. */
+	db_call("machine.replication", json_pack("{s:s}", "machine_id",
+	    r->machine_id), heartbeat_settings, r);
 }
 
 static void

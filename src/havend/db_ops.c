@@ -1,6 +1,6 @@
 /*
  * The database operations control may ask for, one function each, in a
- * table.  Every value from outside goes through q_run(), which escapes
+ * table.  Every value from outside goes through dbq_run(), which escapes
  * it; SQL text here is constant.  Times are stored as UTC DATETIME and
  * answered as ISO 8601 strings.
  */
@@ -13,6 +13,7 @@
 #include <mysqld_error.h>
 
 #include "db.h"
+#include "dbq.h"
 #include "disc.h"
 #include "log.h"
 #include "util.h"
@@ -21,274 +22,21 @@
 #define LIMIT_DEF	100
 #define LIMIT_MAX	1000
 
-/* A value for one '?' in a query. */
-struct qarg {
-	char		 kind;	/* 's' string or NULL, 'i' integer,
-				   't' unix seconds as a DATETIME */
-	const char	*s;
-	long long	 i;
-};
-#define QS(x)	{ 's', (x), 0 }
-#define QI(x)	{ 'i', NULL, (long long)(x) }
-#define QT(x)	{ 't', NULL, (long long)(x) }
-
-#define Q(m, res, cause, sql, ...)					\
-	q_run((m), (res), (cause), (sql),				\
-	    (const struct qarg[]){ __VA_ARGS__ },			\
-	    sizeof((const struct qarg[]){ __VA_ARGS__ }) /		\
-	    sizeof(struct qarg))
-#define Q0(m, res, cause, sql)	q_run((m), (res), (cause), (sql), NULL, 0)
-
-static void
-q_escape(MYSQL *m, struct fbuf *b, const char *s)
-{
-	size_t		len = strlen(s);
-	char		*e = xmalloc(2 * len + 1);
-	unsigned long	n;
-
-	n = mysql_real_escape_string(m, e, s, (unsigned long)len);
-	if (n == (unsigned long)-1)
-		fatalx("mysql_real_escape_string failed");
-	fbuf_add(b, "'", 1);
-	fbuf_add(b, e, n);
-	fbuf_add(b, "'", 1);
-	free(e);
-}
-
 /*
- * Run sql with each '?' replaced by the next argument, escaped.  With
- * res, the result set is stored there (caller frees).
+ * The query, column and argument helpers are dbq.c's; these are the
+ * short names this file has always used for the common ones.
  */
-static int
-q_run(MYSQL *m, MYSQL_RES **res, char **cause, const char *sql,
-    const struct qarg *a, size_t n)
-{
-	struct fbuf	 b;
-	const char	*p;
-	char		 tmp[32];
-	size_t		 k = 0;
-	time_t		 t;
-	struct tm	 tm;
-	MYSQL_RES	*r;
-
-	if (res != NULL)
-		*res = NULL;
-	fbuf_init(&b);
-	for (p = sql; *p != '\0'; p++) {
-		if (*p != '?') {
-			fbuf_add(&b, p, 1);
-			continue;
-		}
-		if (k == n)
-			fatalx("query has more '?' than arguments: %s", sql);
-		switch (a[k].kind) {
-		case 's':
-			if (a[k].s == NULL)
-				fbuf_add(&b, "NULL", 4);
-			else
-				q_escape(m, &b, a[k].s);
-			break;
-		case 'i':
-			snprintf(tmp, sizeof(tmp), "%lld", a[k].i);
-			fbuf_add(&b, tmp, strlen(tmp));
-			break;
-		case 't':
-			t = (time_t)a[k].i;
-			if (gmtime_r(&t, &tm) == NULL ||
-			    strftime(tmp, sizeof(tmp), "'%Y-%m-%d %H:%M:%S'",
-			    &tm) == 0)
-				snprintf(tmp, sizeof(tmp), "NULL");
-			fbuf_add(&b, tmp, strlen(tmp));
-			break;
-		}
-		k++;
-	}
-	if (k != n)
-		fatalx("query has fewer '?' than arguments: %s", sql);
-	if (mysql_real_query(m, (char *)b.data, b.len) != 0) {
-		set_cause(cause, "database error: %s (MariaDB error %u)",
-		    mysql_error(m), mysql_errno(m));
-		fbuf_free(&b);
-		return -1;
-	}
-	fbuf_free(&b);
-	r = mysql_store_result(m);
-	if (r == NULL && mysql_field_count(m) != 0) {
-		set_cause(cause, "database error: %s (MariaDB error %u)",
-		    mysql_error(m), mysql_errno(m));
-		return -1;
-	}
-	if (res != NULL)
-		*res = r;
-	else if (r != NULL)
-		mysql_free_result(r);
-	return 0;
-}
-
-/* The first row of a query, or NULL with *res freed. */
-static MYSQL_ROW
-q_row(MYSQL_RES **res)
-{
-	MYSQL_ROW	row;
-
-	if (*res == NULL)
-		return NULL;
-	if ((row = mysql_fetch_row(*res)) == NULL) {
-		mysql_free_result(*res);
-		*res = NULL;
-	}
-	return row;
-}
-
-/* --- JSON from columns */
-
-static json_t *
-j_str(const char *s)
-{
-	json_t	*j;
-
-	if (s == NULL)
-		return json_null();
-	/* utf8mb4 columns hold valid UTF-8, but never answer NULL. */
-	if ((j = json_string(s)) == NULL)
-		j = json_string("(not valid UTF-8)");
-	return j;
-}
-
-/* "2026-11-22 04:52:42[.123]" (UTC) -> "2026-11-22T04:52:42Z". */
-static json_t *
-j_time(const char *s)
-{
-	char	buf[21];
-
-	if (s == NULL || strlen(s) < 19)
-		return json_null();
-	memcpy(buf, s, 19);
-	buf[10] = 'T';
-	buf[19] = 'Z';
-	buf[20] = '\0';
-	return json_string(buf);
-}
-
-static json_t *
-j_int(const char *s)
-{
-	return s == NULL ? json_null() : json_integer(strtoll(s, NULL, 10));
-}
-
-static json_t *
-j_json(const char *s)
-{
-	json_t	*j;
-
-	if (s == NULL || (j = json_loads(s, JSON_DECODE_ANY, NULL)) == NULL)
-		return json_null();
-	return j;
-}
-
-/* --- arguments */
-
-static size_t
-u8_chars(const char *s)
-{
-	size_t	n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
-/* A copy of s cut to at most max characters, never inside one. */
-static char *
-u8_cut(const char *s, size_t max)
-{
-	const char	*p = s;
-	size_t		 n = 0;
-
-	for (; *p != '\0'; p++) {
-		if (((unsigned char)*p & 0xc0) != 0x80 && n++ == max)
-			break;
-	}
-	return xstrndup(s, (size_t)(p - s));
-}
-
-/* A string argument of at most max characters (0: no limit); NULL in
- * *out when absent and not required. */
-static int
-a_str(json_t *args, const char *key, int required, size_t max,
-    const char **out, char **cause)
-{
-	json_t	*v = json_object_get(args, key);
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (!required)
-			return 0;
-		set_cause(cause, "'%s' is missing", key);
-		return -1;
-	}
-	if (!json_is_string(v) || (required && json_string_length(v) == 0)) {
-		set_cause(cause, "'%s' must be a non-empty string", key);
-		return -1;
-	}
-	if (max > 0 && u8_chars(json_string_value(v)) > max) {
-		set_cause(cause, "'%s' is longer than %zu characters", key,
-		    max);
-		return -1;
-	}
-	*out = json_string_value(v);
-	return 0;
-}
-
-static int
-a_int(json_t *args, const char *key, int required, long long min,
-    long long max, long long def, long long *out, char **cause)
-{
-	json_t	*v = json_object_get(args, key);
-
-	*out = def;
-	if (v == NULL || json_is_null(v)) {
-		if (!required)
-			return 0;
-		set_cause(cause, "'%s' is missing", key);
-		return -1;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < min ||
-	    json_integer_value(v) > max) {
-		set_cause(cause, "'%s' must be an integer from %lld to %lld",
-		    key, min, max);
-		return -1;
-	}
-	*out = json_integer_value(v);
-	return 0;
-}
-
-static int
-a_enum(json_t *args, const char *key, int required,
-    const char *const *choices, const char **out, char **cause)
-{
-	struct fbuf	b;
-	size_t		i;
-
-	if (a_str(args, key, required, 0, out, cause) == -1)
-		return -1;
-	if (*out == NULL)
-		return 0;
-	for (i = 0; choices[i] != NULL; i++)
-		if (strcmp(*out, choices[i]) == 0)
-			return 0;
-	fbuf_init(&b);
-	for (i = 0; choices[i] != NULL; i++) {
-		if (i > 0)
-			fbuf_add(&b, ", ", 2);
-		fbuf_add(&b, choices[i], strlen(choices[i]));
-	}
-	fbuf_add(&b, "", 1);
-	set_cause(cause, "'%s' must be one of: %s", key, (char *)b.data);
-	fbuf_free(&b);
-	return -1;
-}
+#define Q(...)		DQ(__VA_ARGS__)
+#define Q0(...)		DQ0(__VA_ARGS__)
+#define QS(x)		DQS(x)
+#define QI(x)		DQI(x)
+#define QT(x)		DQT(x)
+#define q_row(res)	dbq_row(res)
+#define j_str(s)	dbq_j_str(s)
+#define j_time(s)	dbq_j_time(s)
+#define j_int(s)	dbq_j_int(s)
+#define a_str(...)	dbq_a_str(__VA_ARGS__)
+#define a_int(...)	dbq_a_int(__VA_ARGS__)
 
 static int
 a_limit(json_t *args, long long *limit, char **cause)
@@ -322,7 +70,7 @@ static const char *const severities[] = { "info", "warning", "critical",
 static json_t *
 machine_json(MYSQL_ROW r)
 {
-	json_t	*inv = j_json(r[9]);
+	json_t	*inv = dbq_j_json(r[9]);
 
 	if (!json_is_object(inv)) {
 		json_decref(inv);
@@ -405,7 +153,7 @@ op_machine_enroll(MYSQL *m, json_t *args, json_t **result, char **cause)
 
 	if (a_str(args, "id", 1, 36, &id, cause) == -1 ||
 	    a_str(args, "hostname", 1, 255, &host, cause) == -1 ||
-	    a_enum(args, "role", 1, roles, &role, cause) == -1 ||
+	    dbq_a_enum(args, "role", 1, roles, &role, cause) == -1 ||
 	    a_str(args, "address", 0, 255, &addr, cause) == -1 ||
 	    a_str(args, "cert_serial", 1, 80, &serial, cause) == -1 ||
 	    a_str(args, "cert_fingerprint", 1, 64, &fp, cause) == -1 ||
@@ -477,7 +225,8 @@ op_machine_heartbeat(MYSQL *m, json_t *args, json_t **result, char **cause)
 		 * rather than refuse a heartbeat over a long kernel name. */
 #define INV(key, max) (json_is_string(json_object_get(inv, key)) &&	\
 	    json_string_length(json_object_get(inv, key)) > 0 ?		\
-	    u8_cut(json_string_value(json_object_get(inv, key)), max) : NULL)
+	    dbq_u8_cut(json_string_value(json_object_get(inv, key)), max) :	\
+	    NULL)
 		ihost = INV("hostname", 255);
 		os = INV("os", 255);
 		kernel = INV("kernel", 255);
@@ -797,7 +546,7 @@ op_audit_add(MYSQL *m, json_t *args, json_t **result, char **cause)
 		detail = dumped;
 	} else if (a_str(args, "detail", 0, 0, &detail, cause) == -1)
 		return -1;
-	if (detail != NULL && u8_chars(detail) > TEXT_MAX) {
+	if (detail != NULL && dbq_u8_chars(detail) > TEXT_MAX) {
 		set_cause(cause, "'detail' is longer than %d characters",
 		    TEXT_MAX);
 		free(dumped);
@@ -852,7 +601,7 @@ job_json(MYSQL_ROW r)
 	    "s:o, s:o, s:o}",
 	    "id", j_int(r[0]), "kind", j_str(r[1]), "state", j_str(r[2]),
 	    "percent", j_int(r[3]), "message", j_str(r[4]),
-	    "args", j_json(r[5]), "result", j_json(r[6]),
+	    "args", dbq_j_json(r[5]), "result", dbq_j_json(r[6]),
 	    "error", j_str(r[7]), "created_by", j_str(r[8]),
 	    "created_at", j_time(r[9]), "started_at", j_time(r[10]),
 	    "finished_at", j_time(r[11]));
@@ -885,7 +634,7 @@ static int
 op_job_update(MYSQL *m, json_t *args, json_t **result, char **cause)
 {
 	MYSQL_RES	*res;
-	struct qarg	 qa[8];
+	struct dbq_arg	 qa[8];
 	struct fbuf	 sql;
 	const char	*state, *msg, *err;
 	char		*res_text = NULL;
@@ -894,7 +643,7 @@ op_job_update(MYSQL *m, json_t *args, json_t **result, char **cause)
 	int		 rc = -1;
 
 	if (a_int(args, "id", 1, 1, INT64_MAX, 0, &id, cause) == -1 ||
-	    a_enum(args, "state", 0, job_states, &state, cause) == -1 ||
+	    dbq_a_enum(args, "state", 0, job_states, &state, cause) == -1 ||
 	    a_int(args, "percent", 0, 0, 100, -1, &pct, cause) == -1 ||
 	    a_str(args, "message", 0, TEXT_MAX, &msg, cause) == -1 ||
 	    a_str(args, "error", 0, TEXT_MAX, &err, cause) == -1)
@@ -912,7 +661,7 @@ op_job_update(MYSQL *m, json_t *args, json_t **result, char **cause)
 #define SET(text, arg) do {						\
 	ADD(n == 0 ? "UPDATE jobs SET " : ", ");			\
 	ADD(text);							\
-	qa[n++] = (struct qarg)arg;					\
+	qa[n++] = (struct dbq_arg)arg;					\
 } while (0)
 	if (state != NULL) {
 		SET("state = ?", QS(state));
@@ -936,8 +685,8 @@ op_job_update(MYSQL *m, json_t *args, json_t **result, char **cause)
 	if (n > 0) {
 		ADD(" WHERE id = ?");
 		fbuf_add(&sql, "", 1);
-		qa[n++] = (struct qarg)QI(id);
-		if (q_run(m, NULL, cause, (char *)sql.data, qa, n) == -1)
+		qa[n++] = (struct dbq_arg)QI(id);
+		if (dbq_run(m, NULL, cause, (char *)sql.data, qa, n) == -1)
 			goto out;
 	}
 #undef SET
@@ -1000,7 +749,7 @@ op_alert_raise(MYSQL *m, json_t *args, json_t **result, char **cause)
 	const char	*key, *sev, *msg;
 
 	if (a_str(args, "key", 1, 190, &key, cause) == -1 ||
-	    a_enum(args, "severity", 1, severities, &sev, cause) == -1 ||
+	    dbq_a_enum(args, "severity", 1, severities, &sev, cause) == -1 ||
 	    a_str(args, "message", 1, TEXT_MAX, &msg, cause) == -1)
 		return -1;
 	/* raised_at is assigned before cleared_at: MariaDB evaluates
@@ -1735,7 +1484,7 @@ complete_points(MYSQL *m, const char *mid, const struct disk_set *d,
 {
 	MYSQL_RES	*res;
 	MYSQL_ROW	 r;
-	struct qarg	*qa;
+	struct dbq_arg	*qa;
 	struct fbuf	 sql;
 	json_t		*a;
 	size_t		 i, n = 0;
@@ -1755,25 +1504,25 @@ complete_points(MYSQL *m, const char *mid, const struct disk_set *d,
 	    "MIN(crash_consistent), GREATEST(0, TIMESTAMPDIFF(SECOND, "
 	    "MAX(taken_at), UTC_TIMESTAMP(3))) FROM recovery_points WHERE "
 	    "machine_id = ? AND disk IN (");
-	qa[n++] = (struct qarg)QS(mid);
+	qa[n++] = (struct dbq_arg)QS(mid);
 	for (i = 0; i < d->n; i++) {
 		ADD(i == 0 ? "?" : ", ?");
-		qa[n++] = (struct qarg)QS(d->v[i]);
+		qa[n++] = (struct dbq_arg)QS(d->v[i]);
 	}
 	ADD(")");
 	if (point >= 0) {
 		ADD(" AND point_id = ?");
-		qa[n++] = (struct qarg)QI(point);
+		qa[n++] = (struct dbq_arg)QI(point);
 	}
 	ADD(" GROUP BY point_id HAVING COUNT(*) = ? ORDER BY point_id DESC");
-	qa[n++] = (struct qarg)QI(d->n);
+	qa[n++] = (struct dbq_arg)QI(d->n);
 	if (limit > 0) {
 		ADD(" LIMIT ?");
-		qa[n++] = (struct qarg)QI(limit);
+		qa[n++] = (struct dbq_arg)QI(limit);
 	}
 #undef ADD
 	fbuf_add(&sql, "", 1);
-	rc = q_run(m, &res, cause, (char *)sql.data, qa, n);
+	rc = dbq_run(m, &res, cause, (char *)sql.data, qa, n);
 	fbuf_free(&sql);
 	free(qa);
 	if (rc == -1)
@@ -1882,7 +1631,7 @@ op_point_add(MYSQL *m, json_t *args, json_t **result, char **cause)
 	    a_str(args, "disk", 1, DISK_NAME_MAX, &disk, cause) == -1 ||
 	    a_int(args, "point_id", 1, 0, INT64_MAX, 0, &point, cause) == -1 ||
 	    a_int(args, "seq", 1, 0, INT64_MAX, 0, &seq, cause) == -1 ||
-	    a_enum(args, "kind", 1, point_kinds, &kind, cause) == -1 ||
+	    dbq_a_enum(args, "kind", 1, point_kinds, &kind, cause) == -1 ||
 	    a_int(args, "taken_at", 1, 0, 253402300799LL, 0, &taken,
 	    cause) == -1)
 		return -1;
@@ -1996,7 +1745,7 @@ op_disk_state(MYSQL *m, json_t *args, json_t **result, char **cause)
 
 	if (a_str(args, "machine_id", 1, 36, &mid, cause) == -1 ||
 	    a_str(args, "disk", 1, DISK_NAME_MAX, &disk, cause) == -1 ||
-	    a_enum(args, "state", 0, disk_states, &state, cause) == -1 ||
+	    dbq_a_enum(args, "state", 0, disk_states, &state, cause) == -1 ||
 	    a_int(args, "percent", 0, 0, 100, -1, &pct, cause) == -1 ||
 	    a_int(args, "eta_s", 0, 0, INT64_MAX, -1, &eta, cause) == -1 ||
 	    a_int(args, "bytes_sent", 0, 0, INT64_MAX, -1, &sent,
@@ -2020,7 +1769,8 @@ op_disk_state(MYSQL *m, json_t *args, json_t **result, char **cause)
 	 * A report with a state describes it whole (progress and error
 	 * belong to it); one without only moves the counters.
 	 */
-#define OPT(x)	((x) < 0 ? (struct qarg)QS(NULL) : (struct qarg)QI(x))
+#define OPT(x)	((x) < 0 ? (struct dbq_arg)QS(NULL) :			\
+	    (struct dbq_arg)QI(x))
 	if (Q(m, NULL, cause, "INSERT INTO disk_state (machine_id, disk, "
 	    "state, percent, eta_s, bytes_sent, bytes_received, bytes_applied, "
 	    "error, updated_at) VALUES (?, ?, COALESCE(?, 'initial-sync'), ?, "

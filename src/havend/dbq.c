@@ -123,11 +123,13 @@ dbq_j_str(const char *s)
 
 	if (s == NULL)
 		return json_null();
+	/* utf8mb4 columns hold valid UTF-8, but never answer NULL. */
 	if ((j = json_string(s)) == NULL)
 		j = json_string("(not valid UTF-8)");
 	return j;
 }
 
+/* "2026-11-22 04:52:42[.123]" (UTC) -> "2026-11-22T04:52:42Z". */
 json_t *
 dbq_j_time(const char *s)
 {

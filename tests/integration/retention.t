@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/havend.sh"
 
-plan 14
+plan 15
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/haven-retention.XXXXXX")
 trap 'havend_teardown "$dir"; rm -rf "$dir"' EXIT
@@ -24,7 +24,6 @@ head -c $((8 << 20)) /dev/urandom >"$dir/agent/disk0"
 cat >"$dir/agent/agent.conf" <<EOF
 state_dir = $dir/agent/state
 disks = $dir/agent/disk0
-ps = 127.0.0.1:$dp
 snapshot = none
 EOF
 ag() { "$B/haven-agent" -c "$dir/agent/agent.conf" "$@"; }
@@ -34,6 +33,11 @@ mid=$(jq -r .machine_id "$dir/agent/state/machine.json")
 hctl policy create short --interval 10 --rpo 60 --retention 20 >/dev/null &&
     hctl policy assign "$mid" short >/dev/null
 ok $? "a policy with 20 s retention is assigned"
+# No ps in agent.conf: the heartbeat answer carries the policy and the
+# data port, and replicate takes them from there.
+ag heartbeat --once >/dev/null 2>&1
+is "$(jq -c '[.policy, .interval, .data_port]' "$dir/agent/state/cs-settings.json")" \
+    "[\"short\",10,$dp]" "the heartbeat answer carries the policy's settings"
 
 # Three points with 2 MiB of changes each, each with a reference copy.
 for i in 1 2 3; do
