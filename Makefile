@@ -81,6 +81,21 @@ $(BIN)/haven-agent: $(AGENT_OBJ) $(BUILD)/libcommon.a
 	@mkdir -p $(BIN)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+AGENT_PKG  = $(BUILD)/agent/haven-agent-$(VERSION)
+agent-package: $(AGENT_PKG).tar.gz
+$(AGENT_PKG).tar.gz: $(AGENT_OBJ) $(BUILD)/libcommon.a packaging/install.sh \
+	    packaging/haven-agent.service packaging/haven-agent.init
+	@rm -rf $(AGENT_PKG) && mkdir -p $(AGENT_PKG)
+	@$(if $(V),,echo "  PKG     $@")
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -Wl,--as-needed \
+	    -o $(AGENT_PKG)/haven-agent $(AGENT_OBJ) $(BUILD)/libcommon.a $(LIBS)
+	$(Q)install -m 0755 packaging/install.sh $(AGENT_PKG)/install.sh
+	$(Q)install -m 0644 packaging/haven-agent.service $(AGENT_PKG)/
+	$(Q)install -m 0755 packaging/haven-agent.init $(AGENT_PKG)/
+	$(Q)echo $(VERSION) > $(AGENT_PKG)/VERSION
+	$(Q)tar -C $(BUILD)/agent --owner=0 --group=0 -czf $@.tmp \
+	    haven-agent-$(VERSION) && mv $@.tmp $@
+
 $(BIN)/haven-setup: $(SETUP_OBJ) $(BUILD)/libcommon.a
 	@mkdir -p $(BIN)
 	@$(if $(V),,echo "  LD      $@")
@@ -111,9 +126,10 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(filter-out $(UNIT_DB),$(UNIT_BIN)); do \
 	    echo "# $$t"; $$t; done
 
-integration: $(PROGS) $(TOOL_BIN)
+integration: $(PROGS) $(TOOL_BIN) agent-package
 	HAVEN_BIN=$(abspath $(BIN)) HAVEN_TOOLS=$(abspath $(BUILD)/tools) \
-	    HAVEN_TESTS=$(abspath $(BUILD)/tests) prove -j2 tests/integration/*.t
+	    HAVEN_TESTS=$(abspath $(BUILD)/tests) \
+	    HAVEN_AGENT_PKG=$(abspath $(AGENT_PKG).tar.gz) prove -j2 tests/integration/*.t
 
 check-fast: deps
 	$(MAKE) all

@@ -16,7 +16,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,32 +152,14 @@ bm_header(const struct blockmap *m, uint8_t hdr[BM_HDR_LEN])
 	put_le64(hdr + 48, (uint64_t)m->app_time);
 }
 
-static int
-write_all(int fd, const void *p, size_t len)
-{
-	const uint8_t	*b = p;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = write(fd, b, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 blockmap_save(const struct blockmap *m, const char *path, char **cause)
 {
 	XXH3_state_t	 st;
 	uint8_t		 hdr[BM_HDR_LEN], *chunk, sum[8];
-	uint64_t	 i, j, n;
-	char		*tmp, *dcopy;
-	int		 fd, dfd, rc = -1;
+	uint64_t	 i, j, n, off;
+	char		*tmp;
+	int		 fd, rc = -1;
 	const size_t	 per = 8192;	/* hashes per write */
 
 	tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
@@ -192,34 +173,25 @@ blockmap_save(const struct blockmap *m, const char *path, char **cause)
 	XXH3_64bits_reset(&st);
 	bm_header(m, hdr);
 	XXH3_64bits_update(&st, hdr, sizeof(hdr));
-	if (write_all(fd, hdr, sizeof(hdr)) == -1)
+	if (pwrite_all(fd, hdr, sizeof(hdr), 0) == -1)
 		goto fail;
+	off = sizeof(hdr);
 	for (i = 0; i < m->nblocks; i += n) {
 		n = m->nblocks - i < per ? m->nblocks - i : per;
 		for (j = 0; j < n; j++)
 			put_le64(chunk + j * 8, m->h[i + j]);
 		XXH3_64bits_update(&st, chunk, n * 8);
-		if (write_all(fd, chunk, n * 8) == -1)
+		if (pwrite_all(fd, chunk, n * 8, off) == -1)
 			goto fail;
+		off += n * 8;
 	}
 	put_le64(sum, XXH3_64bits_digest(&st));
-	if (write_all(fd, sum, sizeof(sum)) == -1 || fsync(fd) == -1)
+	if (pwrite_all(fd, sum, sizeof(sum), off) == -1)
 		goto fail;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
+	rc = file_commit(fd, tmp, path);
 	fd = -1;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	dcopy = xstrdup(path);
-	if ((dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY)) != -1) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	free(dcopy);
-	rc = 0;
-	goto out;
+	if (rc == 0)
+		goto out;
 fail:
 	set_cause(cause, "cannot write the block map %s: %s", path,
 	    strerror(errno));

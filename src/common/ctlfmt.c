@@ -6,15 +6,8 @@
 #include "ctlfmt.h"
 #include "util.h"
 
-/* Column-aligned table; cells are malloc'd and owned by the table. */
-struct ctlfmt_table {
-	size_t	  ncol;
-	size_t	  nrow;
-	char	**cell;
-};
-
-static void
-table_init(struct ctlfmt_table *t, size_t ncol, const char *const *head)
+void
+ctlfmt_table_init(struct ctlfmt_table *t, size_t ncol, const char *const *head)
 {
 	size_t	i;
 
@@ -25,17 +18,16 @@ table_init(struct ctlfmt_table *t, size_t ncol, const char *const *head)
 		t->cell[i] = xstrdup(head[i]);
 }
 
-static void
-table_row(struct ctlfmt_table *t, char **cells)
+void
+ctlfmt_table_row(struct ctlfmt_table *t, char **cells)
 {
 	t->cell = xrealloc(t->cell, (t->nrow + 1) * t->ncol * sizeof(char *));
 	memcpy(t->cell + t->nrow * t->ncol, cells, t->ncol * sizeof(char *));
 	t->nrow++;
 }
 
-/* first prefixes the header line, indent every other line. */
-static void
-table_print(FILE *f, struct ctlfmt_table *t, const char *first,
+void
+ctlfmt_table_print(FILE *f, struct ctlfmt_table *t, const char *first,
     const char *indent)
 {
 	size_t	*w, r, c, len;
@@ -58,8 +50,8 @@ table_print(FILE *f, struct ctlfmt_table *t, const char *first,
 	free(w);
 }
 
-static void
-table_free(struct ctlfmt_table *t)
+void
+ctlfmt_table_free(struct ctlfmt_table *t)
 {
 	size_t	i;
 
@@ -259,7 +251,7 @@ status_workers(FILE *f, json_t *workers)
 		fprintf(f, "workers      none\n");
 		return;
 	}
-	table_init(&t, nitems(head), head);
+	ctlfmt_table_init(&t, nitems(head), head);
 	json_array_foreach(workers, i, w) {
 		row[0] = field(w, "slot", NULL);
 		row[1] = field(w, "kind", NULL);
@@ -267,10 +259,10 @@ status_workers(FILE *f, json_t *workers)
 		row[3] = field(w, "state", NULL);
 		row[4] = field(w, "restarts", NULL);
 		row[5] = field(w, "last_exit", NULL);
-		table_row(&t, row);
+		ctlfmt_table_row(&t, row);
 	}
-	table_print(f, &t, "workers      ", "             ");
-	table_free(&t);
+	ctlfmt_table_print(f, &t, "workers      ", "             ");
+	ctlfmt_table_free(&t);
 }
 
 void
@@ -398,7 +390,7 @@ ctlfmt_machines(FILE *f, json_t *answer, int64_t now)
 		    "'havenctl passphrase show')\n");
 		return;
 	}
-	table_init(&t, nitems(head), head);
+	ctlfmt_table_init(&t, nitems(head), head);
 	json_array_foreach(ms, i, m) {
 		row[0] = field(m, "id", NULL);
 		row[1] = field(m, "hostname", NULL);
@@ -406,10 +398,10 @@ ctlfmt_machines(FILE *f, json_t *answer, int64_t now)
 		row[3] = field(m, "status", NULL);
 		row[4] = since_text(json_object_get(m, "last_heartbeat"), now);
 		row[5] = field(m, "address", NULL);
-		table_row(&t, row);
+		ctlfmt_table_row(&t, row);
 	}
-	table_print(f, &t, "", "");
-	table_free(&t);
+	ctlfmt_table_print(f, &t, "", "");
+	ctlfmt_table_free(&t);
 }
 
 void
@@ -426,7 +418,7 @@ ctlfmt_jobs(FILE *f, json_t *answer)
 		fprintf(f, "no jobs\n");
 		return;
 	}
-	table_init(&t, nitems(head), head);
+	ctlfmt_table_init(&t, nitems(head), head);
 	json_array_foreach(js, i, j) {
 		row[0] = field(j, "id", NULL);
 		row[1] = field(j, "kind", "type");
@@ -438,10 +430,10 @@ ctlfmt_jobs(FILE *f, json_t *answer)
 		    (int)json_number_value(p)) : ctlfmt_value(p);
 		row[4] = field(j, "started_at", "created_at");
 		row[5] = field(j, "message", "error");
-		table_row(&t, row);
+		ctlfmt_table_row(&t, row);
 	}
-	table_print(f, &t, "", "");
-	table_free(&t);
+	ctlfmt_table_print(f, &t, "", "");
+	ctlfmt_table_free(&t);
 }
 
 void
@@ -520,7 +512,7 @@ ctlfmt_policies(FILE *f, json_t *answer)
 		    "create NAME')\n");
 		return;
 	}
-	table_init(&t, nitems(head), head);
+	ctlfmt_table_init(&t, nitems(head), head);
 	json_array_foreach(ps, i, p) {
 		row[0] = field(p, "id", NULL);
 		row[1] = field(p, "name", NULL);
@@ -529,10 +521,10 @@ ctlfmt_policies(FILE *f, json_t *answer)
 		row[4] = field_dur(p, "crash_interval_s", NULL);
 		row[5] = field_dur(p, "app_consistent_s", "none");
 		row[6] = field(p, "machines", NULL);
-		table_row(&t, row);
+		ctlfmt_table_row(&t, row);
 	}
-	table_print(f, &t, "", "");
-	table_free(&t);
+	ctlfmt_table_print(f, &t, "", "");
+	ctlfmt_table_free(&t);
 }
 
 void
@@ -609,16 +601,16 @@ ctlfmt_points(FILE *f, json_t *answer)
 		    "once every disk of the machine has it\n", host);
 		free(host);
 	} else {
-		table_init(&t, nitems(head), head);
+		ctlfmt_table_init(&t, nitems(head), head);
 		json_array_foreach(ps, i, p) {
 			row[0] = field(p, "point_id", NULL);
 			row[1] = field(p, "taken_at", NULL);
 			row[2] = field(p, "kind", NULL);
 			row[3] = xstrdup(point_consistency(p));
-			table_row(&t, row);
+			ctlfmt_table_row(&t, row);
 		}
-		table_print(f, &t, "", "");
-		table_free(&t);
+		ctlfmt_table_print(f, &t, "", "");
+		ctlfmt_table_free(&t);
 	}
 	if (json_is_integer(thr))
 		ctlfmt_duration_short((int64_t)json_integer_value(thr), b,

@@ -13,6 +13,23 @@
 
 #include <jansson.h>
 
+/* Column-aligned table; cells are malloc'd and owned by the table. */
+struct ctlfmt_table {
+	size_t	  ncol;
+	size_t	  nrow;
+	char	**cell;
+};
+
+/* The header row, copied. */
+void	ctlfmt_table_init(struct ctlfmt_table *, size_t ncol,
+	    const char *const *head);
+/* ncol malloc'd cells, which the table now owns. */
+void	ctlfmt_table_row(struct ctlfmt_table *, char **cells);
+/* first prefixes the header line, indent every other line. */
+void	ctlfmt_table_print(FILE *, struct ctlfmt_table *, const char *first,
+	    const char *indent);
+void	ctlfmt_table_free(struct ctlfmt_table *);
+
 /* "45s", "5m 12s", "2h 3m", "3d 4h". */
 void	ctlfmt_duration(int64_t seconds, char *out, size_t len);
 /* The same without zero parts: "15m", "1h", "3m 12s", "0s". */

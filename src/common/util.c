@@ -185,14 +185,34 @@ read_file(const char *path, size_t *lenp, char **cause)
 }
 
 int
+file_commit(int fd, const char *tmp, const char *path)
+{
+	char	*dcopy;
+	int	 dfd, err;
+
+	if (fsync(fd) == -1) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1)
+		return -1;
+	dcopy = xstrdup(path);
+	if ((dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY)) != -1) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	free(dcopy);
+	return 0;
+}
+
+int
 write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
     char **cause)
 {
-	char		*tmp, *dcopy;
-	const uint8_t	*p = data;
-	size_t		 off = 0;
-	ssize_t		 n;
-	int		 fd, dfd, rc = -1;
+	char	*tmp;
+	int	 fd;
 
 	tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -201,42 +221,20 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		free(tmp);
 		return -1;
 	}
-	if (fchmod(fd, mode) == -1)
+	if (fchmod(fd, mode) == -1 || pwrite_all(fd, data, len, 0) == -1)
 		goto fail;
-	while (off < len) {
-		n = write(fd, p + off, len - off);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1)
-		goto fail;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
+	if (file_commit(fd, tmp, path) == 0) {
+		free(tmp);
+		return 0;
 	}
 	fd = -1;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	dcopy = xstrdup(path);
-	if ((dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY)) != -1) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	free(dcopy);
-	rc = 0;
-	goto out;
 fail:
 	set_cause(cause, "cannot write %s: %s", path, strerror(errno));
 	if (fd != -1)
 		close(fd);
 	unlink(tmp);
-out:
 	free(tmp);
-	return rc;
+	return -1;
 }
 
 int

@@ -44,6 +44,12 @@ char	*read_file(const char *path, size_t *len, char **cause);
 /* write + fsync to path.tmp, rename, fsync the directory. */
 int	 write_file_atomic(const char *path, const void *, size_t, mode_t,
 	    char **cause);
+/*
+ * The end of such a write for a caller that wrote tmp itself: fsync
+ * and close fd, rename tmp to path, fsync the directory.  fd is closed
+ * either way; -1 with errno, tmp left for the caller to unlink.
+ */
+int	 file_commit(int fd, const char *tmp, const char *path);
 /* Refuses files readable or writable by group or others, naming the fix. */
 int	 check_private_file(const char *path, char **cause);
 /* Whole-buffer positional I/O, retrying short transfers and EINTR.  A

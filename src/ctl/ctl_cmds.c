@@ -10,17 +10,12 @@
 #include "havenctl.h"
 #include "util.h"
 
-/*
- * One request.  On success prints the answer as JSON if --json was given
- * and returns it (the caller frees; NULL when already printed); on
- * failure prints "havenctl: cause" and sets *rc.
- */
 json_t *
-ctl_request(struct ctl *ctl, const char *method, const char *path,
-    json_t *body, int *rc)
+ctl_call(struct ctl *ctl, const char *method, const char *path, json_t *body,
+    int *rc)
 {
 	json_t	*answer = NULL;
-	char	*cause = NULL, *text;
+	char	*cause = NULL;
 
 	if (httpc_call(&ctl->http, method, path, body, NULL, &answer,
 	    &cause) == -1) {
@@ -30,12 +25,30 @@ ctl_request(struct ctl *ctl, const char *method, const char *path,
 		return NULL;
 	}
 	*rc = CTL_OK;
-	if (!ctl->json)
-		return answer;
-	if ((text = json_dumps(answer, JSON_INDENT(2))) != NULL) {
+	return answer;
+}
+
+void
+ctl_print_json(json_t *j)
+{
+	char	*text;
+
+	if ((text = json_dumps(j, JSON_INDENT(2))) != NULL) {
 		printf("%s\n", text);
 		free(text);
 	}
+}
+
+json_t *
+ctl_request(struct ctl *ctl, const char *method, const char *path,
+    json_t *body, int *rc)
+{
+	json_t	*answer;
+
+	if ((answer = ctl_call(ctl, method, path, body, rc)) == NULL ||
+	    !ctl->json)
+		return answer;
+	ctl_print_json(answer);
 	json_decref(answer);
 	return NULL;
 }
@@ -189,16 +202,13 @@ ctl_machine_revoke(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
-/*
- * The password, from a file or stdin ("-"), one trailing newline off.
- * A regular file must be private: it holds a secret.
- */
-static char *
-ctl_read_password(const char *path, char **cause)
+char *
+ctl_read_secret(const char *path, int pem, char **cause)
 {
 	struct stat	 st;
 	struct fbuf	 b;
-	char		 tmp[512], *pw;
+	const char	*what = pem ? "secret" : "password";
+	char		 tmp[4096], *s;
 	size_t		 len;
 	ssize_t		 n;
 
@@ -208,8 +218,8 @@ ctl_read_password(const char *path, char **cause)
 			if (n == -1 && errno == EINTR)
 				continue;
 			if (n == -1) {
-				set_cause(cause, "cannot read the password "
-				    "from stdin: %s", strerror(errno));
+				set_cause(cause, "cannot read the %s from "
+				    "stdin: %s", what, strerror(errno));
 				explicit_bzero(b.data, b.cap);
 				fbuf_free(&b);
 				return NULL;
@@ -218,29 +228,31 @@ ctl_read_password(const char *path, char **cause)
 		}
 		explicit_bzero(tmp, sizeof(tmp));
 		fbuf_add(&b, "", 1);
-		pw = (char *)b.data;
+		s = (char *)b.data;
 		len = b.len - 1;
 	} else {
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 		    check_private_file(path, cause) == -1)
 			return NULL;
-		if ((pw = read_file(path, &len, cause)) == NULL)
+		if ((s = read_file(path, &len, cause)) == NULL)
 			return NULL;
 	}
-	if (len > 0 && pw[len - 1] == '\n')
-		pw[--len] = '\0';
-	if (len > 0 && pw[len - 1] == '\r')
-		pw[--len] = '\0';
-	if (len == 0 || strlen(pw) != len) {
-		set_cause(cause, len == 0 ? "the password in %s is empty; "
-		    "write the password into it" : "the password in %s "
-		    "contains a NUL byte", strcmp(path, "-") == 0 ? "stdin" :
-		    path);
-		explicit_bzero(pw, len);
-		free(pw);
+	if (!pem || strncmp(s, "-----BEGIN ", 11) != 0) {
+		if (len > 0 && s[len - 1] == '\n')
+			s[--len] = '\0';
+		if (len > 0 && s[len - 1] == '\r')
+			s[--len] = '\0';
+	}
+	if (len == 0 || strlen(s) != len) {
+		set_cause(cause, "the %s in %s %s%s", what,
+		    strcmp(path, "-") == 0 ? "stdin" : path, len == 0 ?
+		    "is empty" : "contains a NUL byte", len == 0 && !pem ?
+		    "; write the password into it" : "");
+		explicit_bzero(s, len);
+		free(s);
 		return NULL;
 	}
-	return pw;
+	return s;
 }
 
 int
@@ -251,7 +263,7 @@ ctl_user_add(struct ctl *ctl, int argc, char **argv)
 	int	 rc;
 
 	(void)argc;
-	if ((pw = ctl_read_password(ctl->optval, &cause)) == NULL) {
+	if ((pw = ctl_read_secret(ctl->optval, 0, &cause)) == NULL) {
 		fprintf(stderr, "havenctl: %s\n", cause);
 		free(cause);
 		return CTL_FAIL;

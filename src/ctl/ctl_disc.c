@@ -4,13 +4,10 @@
  * wiped; havend never sends one back.  Commands that start a discovery
  * wait for it by watching the hypervisor's "discovering" flag.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
 #include "ctl_disc.h"
 #include "ctlfmt.h"
@@ -105,35 +102,6 @@ opt(struct opt *opts, const char *name)
 
 /* --- talking to havend */
 
-static json_t *
-request(struct ctl *ctl, const char *method, const char *path, json_t *body,
-    int *rc)
-{
-	json_t	*answer = NULL;
-	char	*cause = NULL;
-
-	if (httpc_call(&ctl->http, method, path, body, NULL, &answer,
-	    &cause) == -1) {
-		fprintf(stderr, "havenctl: %s\n", cause);
-		free(cause);
-		*rc = CTL_FAIL;
-		return NULL;
-	}
-	*rc = CTL_OK;
-	return answer;
-}
-
-static void
-print_json(json_t *j)
-{
-	char	*s;
-
-	if ((s = json_dumps(j, JSON_INDENT(2))) != NULL) {
-		printf("%s\n", s);
-		free(s);
-	}
-}
-
 /* Names go into URL paths: letters, digits, '.', '_', '-' only. */
 static int
 check_name(const char *what, const char *name)
@@ -150,61 +118,6 @@ check_name(const char *what, const char *name)
 	return -1;
 }
 
-/*
- * The secret in path ('-': stdin).  A regular file must be private.  A
- * PEM key is kept as it is; a password loses one trailing newline.
- */
-static char *
-read_secret(const char *path, char **cause)
-{
-	struct stat	 st;
-	struct fbuf	 b;
-	char		 tmp[4096], *s;
-	size_t		 len;
-	ssize_t		 n;
-
-	if (strcmp(path, "-") == 0) {
-		fbuf_init(&b);
-		while ((n = read(STDIN_FILENO, tmp, sizeof(tmp))) != 0) {
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n == -1) {
-				set_cause(cause, "cannot read the secret from "
-				    "stdin: %s", strerror(errno));
-				explicit_bzero(b.data, b.cap);
-				fbuf_free(&b);
-				return NULL;
-			}
-			fbuf_add(&b, tmp, (size_t)n);
-		}
-		explicit_bzero(tmp, sizeof(tmp));
-		fbuf_add(&b, "", 1);
-		s = (char *)b.data;
-		len = b.len - 1;
-	} else {
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    check_private_file(path, cause) == -1)
-			return NULL;
-		if ((s = read_file(path, &len, cause)) == NULL)
-			return NULL;
-	}
-	if (strncmp(s, "-----BEGIN ", 11) != 0) {
-		if (len > 0 && s[len - 1] == '\n')
-			s[--len] = '\0';
-		if (len > 0 && s[len - 1] == '\r')
-			s[--len] = '\0';
-	}
-	if (len == 0 || strlen(s) != len) {
-		set_cause(cause, len == 0 ? "the secret in %s is empty" :
-		    "the secret in %s contains a NUL byte",
-		    strcmp(path, "-") == 0 ? "stdin" : path);
-		explicit_bzero(s, len);
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
 static void
 wipe(char *s)
 {
@@ -214,57 +127,7 @@ wipe(char *s)
 	}
 }
 
-/* --- tables */
-
-struct table {
-	size_t	  ncol;
-	size_t	  nrow;
-	char	**cell;
-};
-
-static void
-table_init(struct table *t, size_t ncol, const char *const *head)
-{
-	size_t	i;
-
-	t->ncol = ncol;
-	t->nrow = 1;
-	t->cell = xcalloc(ncol, sizeof(char *));
-	for (i = 0; i < ncol; i++)
-		t->cell[i] = xstrdup(head[i]);
-}
-
-static void
-table_row(struct table *t, char **cells)
-{
-	t->cell = xrealloc(t->cell, (t->nrow + 1) * t->ncol * sizeof(char *));
-	memcpy(t->cell + t->nrow * t->ncol, cells, t->ncol * sizeof(char *));
-	t->nrow++;
-}
-
-static void
-table_print(FILE *f, struct table *t)
-{
-	size_t	*w, r, c, len;
-
-	w = xcalloc(t->ncol, sizeof(*w));
-	for (r = 0; r < t->nrow; r++)
-		for (c = 0; c < t->ncol; c++)
-			if ((len = strlen(t->cell[r * t->ncol + c])) > w[c])
-				w[c] = len;
-	for (r = 0; r < t->nrow; r++)
-		for (c = 0; c < t->ncol; c++) {
-			if (c + 1 == t->ncol)
-				fprintf(f, "%s\n", t->cell[r * t->ncol + c]);
-			else
-				fprintf(f, "%-*s  ", (int)w[c],
-				    t->cell[r * t->ncol + c]);
-		}
-	for (r = 0; r < t->nrow * t->ncol; r++)
-		free(t->cell[r]);
-	free(t->cell);
-	free(w);
-}
+/* --- fields */
 
 static char *
 field(json_t *o, const char *k)
@@ -292,7 +155,8 @@ account_send(struct ctl *ctl, const char *method, const char *path,
 	int	 rc;
 
 	if (secret_file != NULL) {
-		if ((secret = read_secret(secret_file, &cause)) == NULL) {
+		if ((secret = ctl_read_secret(secret_file, 1,
+		    &cause)) == NULL) {
 			fprintf(stderr, "havenctl: %s\n", cause);
 			free(cause);
 			json_decref(body);
@@ -307,7 +171,7 @@ account_send(struct ctl *ctl, const char *method, const char *path,
 			return CTL_FAIL;
 		}
 	}
-	a = request(ctl, method, path, body, &rc);
+	a = ctl_call(ctl, method, path, body, &rc);
 	/* The request is sent: wipe the body's copy of the secret. */
 	if (json_is_string(json_object_get(body, "secret")))
 		explicit_bzero((char *)json_string_value(json_object_get(body,
@@ -317,7 +181,7 @@ account_send(struct ctl *ctl, const char *method, const char *path,
 	if (a == NULL)
 		return rc;
 	if (ctl->json)
-		print_json(a);
+		ctl_print_json(a);
 	else
 		printf("%s account %s %s%s\n", sfield(a, "kind"), name, verb,
 		    secret_file != NULL ? "; its secret is stored encrypted "
@@ -403,23 +267,23 @@ ctl_account_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const head[] = { "NAME", "KIND", "USER", "AUTH",
 	    "SUDO", "SECRET", "USED BY" };
-	struct table	 t;
-	json_t		*a, *list, *acc;
-	char		*row[nitems(head)];
-	size_t		 i;
-	int		 rc;
+	struct ctlfmt_table	 t;
+	json_t			*a, *list, *acc;
+	char			*row[nitems(head)];
+	size_t			 i;
+	int			 rc;
 
 	(void)argc;
 	(void)argv;
-	if ((a = request(ctl, "GET", "/api/v1/accounts", NULL, &rc)) == NULL)
+	if ((a = ctl_call(ctl, "GET", "/api/v1/accounts", NULL, &rc)) == NULL)
 		return rc;
 	list = json_object_get(a, "accounts");
 	if (ctl->json)
-		print_json(a);
+		ctl_print_json(a);
 	else if (json_array_size(list) == 0)
 		printf("no accounts (add one with 'havenctl account add')\n");
 	else {
-		table_init(&t, nitems(head), head);
+		ctlfmt_table_init(&t, nitems(head), head);
 		json_array_foreach(list, i, acc) {
 			row[0] = field(acc, "name");
 			row[1] = field(acc, "kind");
@@ -432,9 +296,10 @@ ctl_account_list(struct ctl *ctl, int argc, char **argv)
 			row[6] = json_array_size(json_object_get(acc,
 			    "used_by")) == 0 ? xstrdup("-") :
 			    field(acc, "used_by");
-			table_row(&t, row);
+			ctlfmt_table_row(&t, row);
 		}
-		table_print(stdout, &t);
+		ctlfmt_table_print(stdout, &t, "", "");
+		ctlfmt_table_free(&t);
 	}
 	json_decref(a);
 	return rc;
@@ -451,9 +316,9 @@ ctl_account_remove(struct ctl *ctl, int argc, char **argv)
 	if (check_name("account", argv[0]) == -1)
 		return CTL_USAGE;
 	path = xasprintf("/api/v1/accounts/%s", argv[0]);
-	if ((a = request(ctl, "DELETE", path, NULL, &rc)) != NULL) {
+	if ((a = ctl_call(ctl, "DELETE", path, NULL, &rc)) != NULL) {
 		if (ctl->json)
-			print_json(a);
+			ctl_print_json(a);
 		else
 			printf("account %s removed\n", argv[0]);
 	}
@@ -469,7 +334,7 @@ static json_t *
 hv_fetch(struct ctl *ctl, const char *name, int *rc)
 {
 	char	*path = xasprintf("/api/v1/hypervisors/%s?vms=0", name);
-	json_t	*a = request(ctl, "GET", path, NULL, rc);
+	json_t	*a = ctl_call(ctl, "GET", path, NULL, rc);
 
 	free(path);
 	return a;
@@ -514,7 +379,7 @@ hv_outcome(struct ctl *ctl, json_t *h, int pending_ok)
 	long long	 n;
 
 	if (ctl->json) {
-		print_json(h);
+		ctl_print_json(h);
 		return strcmp(st, "connected") == 0 || (pending_ok &&
 		    strcmp(st, "pending") == 0) ? CTL_OK : CTL_FAIL;
 	}
@@ -555,7 +420,7 @@ hv_send_wait(struct ctl *ctl, const char *method, const char *path,
 	json_t	*a, *h;
 	int	 rc, json = ctl->json;
 
-	a = request(ctl, method, path, body, &rc);
+	a = ctl_call(ctl, method, path, body, &rc);
 	json_decref(body);
 	if (a == NULL)
 		return rc;
@@ -574,6 +439,24 @@ hv_send_wait(struct ctl *ctl, const char *method, const char *path,
 	return rc;
 }
 
+/* --port's value p, if given, into body; -1 when it is no port (said). */
+static int
+hv_port(json_t *body, const char *p)
+{
+	char	*end;
+	long	 port;
+
+	if (p == NULL)
+		return 0;
+	port = strtol(p, &end, 10);
+	if (*p == '\0' || *end != '\0' || port < 1 || port > 65535) {
+		fprintf(stderr, "havenctl: '%s' is not a port (1-65535)\n", p);
+		return -1;
+	}
+	json_object_set_new(body, "port", json_integer(port));
+	return 0;
+}
+
 int
 ctl_hypervisor_add(struct ctl *ctl, int argc, char **argv)
 {
@@ -581,10 +464,8 @@ ctl_hypervisor_add(struct ctl *ctl, int argc, char **argv)
 			    { "--address", 1, NULL }, { "--port", 1, NULL },
 			    { "--uri", 1, NULL }, { "--account", 1, NULL },
 			    { "--thumbprint", 1, NULL }, { NULL, 0, NULL } };
-	const char	*pos[2], *p;
+	const char	*pos[2];
 	json_t		*body;
-	char		*end;
-	long		 port;
 	int		 r;
 
 	if ((r = opts_parse(ctl, "hypervisor add", CTL_HV_ADD_USAGE, argc,
@@ -605,15 +486,9 @@ ctl_hypervisor_add(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "havenctl: arguments must be UTF-8 text\n");
 		return CTL_FAIL;
 	}
-	if ((p = opt(opts, "--port")) != NULL) {
-		port = strtol(p, &end, 10);
-		if (*p == '\0' || *end != '\0' || port < 1 || port > 65535) {
-			fprintf(stderr, "havenctl: '%s' is not a port "
-			    "(1-65535)\n", p);
-			json_decref(body);
-			return CTL_USAGE;
-		}
-		json_object_set_new(body, "port", json_integer(port));
+	if (hv_port(body, opt(opts, "--port")) == -1) {
+		json_decref(body);
+		return CTL_USAGE;
 	}
 	return hv_send_wait(ctl, "POST", "/api/v1/hypervisors", body, pos[0],
 	    "added", 1);
@@ -625,10 +500,9 @@ ctl_hypervisor_edit(struct ctl *ctl, int argc, char **argv)
 	struct opt	 opts[] = { { "--address", 1, NULL },
 			    { "--port", 1, NULL }, { "--uri", 1, NULL },
 			    { "--account", 1, NULL }, { NULL, 0, NULL } };
-	const char	*pos[2], *p;
+	const char	*pos[2];
 	json_t		*body;
-	char		*path, *end;
-	long		 port;
+	char		*path;
 	int		 r;
 
 	if ((r = opts_parse(ctl, "hypervisor edit", CTL_HV_EDIT_USAGE, argc,
@@ -643,15 +517,9 @@ ctl_hypervisor_edit(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "havenctl: arguments must be UTF-8 text\n");
 		return CTL_FAIL;
 	}
-	if ((p = opt(opts, "--port")) != NULL) {
-		port = strtol(p, &end, 10);
-		if (*p == '\0' || *end != '\0' || port < 1 || port > 65535) {
-			fprintf(stderr, "havenctl: '%s' is not a port "
-			    "(1-65535)\n", p);
-			json_decref(body);
-			return CTL_USAGE;
-		}
-		json_object_set_new(body, "port", json_integer(port));
+	if (hv_port(body, opt(opts, "--port")) == -1) {
+		json_decref(body);
+		return CTL_USAGE;
 	}
 	if (json_object_size(body) == 0) {
 		json_decref(body);
@@ -719,9 +587,9 @@ ctl_hypervisor_remove(struct ctl *ctl, int argc, char **argv)
 	if (check_name("hypervisor", argv[0]) == -1)
 		return CTL_USAGE;
 	path = xasprintf("/api/v1/hypervisors/%s", argv[0]);
-	if ((a = request(ctl, "DELETE", path, NULL, &rc)) != NULL) {
+	if ((a = ctl_call(ctl, "DELETE", path, NULL, &rc)) != NULL) {
 		if (ctl->json)
-			print_json(a);
+			ctl_print_json(a);
 		else
 			printf("hypervisor %s removed, with the %lld "
 			    "machine%s discovered on it\n", argv[0],
@@ -761,25 +629,25 @@ ctl_hypervisor_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const head[] = { "NAME", "KIND", "ADDRESS",
 	    "ACCOUNT", "STATUS", "VMS", "LAST DISCOVERY" };
-	struct table	 t;
-	json_t		*a, *list, *h;
-	char		*row[nitems(head)];
-	size_t		 i;
-	int		 rc;
+	struct ctlfmt_table	 t;
+	json_t			*a, *list, *h;
+	char			*row[nitems(head)];
+	size_t			 i;
+	int			 rc;
 
 	(void)argc;
 	(void)argv;
-	if ((a = request(ctl, "GET", "/api/v1/hypervisors", NULL, &rc)) ==
+	if ((a = ctl_call(ctl, "GET", "/api/v1/hypervisors", NULL, &rc)) ==
 	    NULL)
 		return rc;
 	list = json_object_get(a, "hypervisors");
 	if (ctl->json)
-		print_json(a);
+		ctl_print_json(a);
 	else if (json_array_size(list) == 0)
 		printf("no hypervisors (add one with 'havenctl hypervisor "
 		    "add')\n");
 	else {
-		table_init(&t, nitems(head), head);
+		ctlfmt_table_init(&t, nitems(head), head);
 		json_array_foreach(list, i, h) {
 			row[0] = field(h, "name");
 			row[1] = field(h, "kind");
@@ -788,9 +656,10 @@ ctl_hypervisor_list(struct ctl *ctl, int argc, char **argv)
 			row[4] = hv_status_word(h);
 			row[5] = field(h, "vm_count");
 			row[6] = field(h, "last_discovery");
-			table_row(&t, row);
+			ctlfmt_table_row(&t, row);
 		}
-		table_print(stdout, &t);
+		ctlfmt_table_print(stdout, &t, "", "");
+		ctlfmt_table_free(&t);
 		json_array_foreach(list, i, h) {
 			if (json_is_string(json_object_get(h, "error")))
 				printf("%s: %s\n", sfield(h, "name"),
@@ -827,7 +696,7 @@ ctl_hypervisor_show(struct ctl *ctl, int argc, char **argv)
 	if ((h = hv_fetch(ctl, argv[0], &rc)) == NULL)
 		return rc;
 	if (ctl->json)
-		print_json(h);
+		ctl_print_json(h);
 	else
 		for (i = 0; keys[i] != NULL; i++) {
 			v = field(h, keys[i]);
@@ -879,15 +748,16 @@ ctl_vm_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const head[] = { "HYPERVISOR", "NAME", "POWER",
 	    "GUEST", "ADDRESSES", "CPUS", "MEMORY", "DISKS", "PROTECTABLE" };
-	struct opt	 opts[] = { { "--hypervisor", 1, NULL },
-			    { "--present", 0, NULL }, { NULL, 0, NULL } };
-	struct table	 t;
-	const char	*pos[1];
-	json_t		*a, *list, *vm, *page;
-	json_int_t	 total;
-	char		*row[nitems(head)], *path;
-	size_t		 i, n;
-	int		 rc, r;
+	struct opt		 opts[] = { { "--hypervisor", 1, NULL },
+				    { "--present", 0, NULL },
+				    { NULL, 0, NULL } };
+	struct ctlfmt_table	 t;
+	const char		*pos[1];
+	json_t			*a, *list, *vm, *page;
+	json_int_t		 total;
+	char			*row[nitems(head)], *path;
+	size_t			 i, n;
+	int			 rc, r;
 
 	if ((r = opts_parse(ctl, "vm list", CTL_VM_LIST_USAGE, argc, argv,
 	    opts, pos, 0, 0)) != 0)
@@ -903,7 +773,7 @@ ctl_vm_list(struct ctl *ctl, int argc, char **argv)
 		    opt(opts, "--present") == NULL, json_array_size(list),
 		    opt(opts, "--hypervisor") ? "&hypervisor=" : "",
 		    opt(opts, "--hypervisor") ? opt(opts, "--hypervisor") : "");
-		page = request(ctl, "GET", path, NULL, &rc);
+		page = ctl_call(ctl, "GET", path, NULL, &rc);
 		free(path);
 		if (page == NULL) {
 			json_decref(a);
@@ -919,12 +789,12 @@ ctl_vm_list(struct ctl *ctl, int argc, char **argv)
 	json_object_set_new(a, "total", json_integer((json_int_t)
 	    json_array_size(list)));
 	if (ctl->json)
-		print_json(a);
+		ctl_print_json(a);
 	else if (json_array_size(list) == 0)
 		printf("no machines discovered%s\n", opt(opts,
 		    "--hypervisor") ? " on this hypervisor" : "");
 	else {
-		table_init(&t, nitems(head), head);
+		ctlfmt_table_init(&t, nitems(head), head);
 		json_array_foreach(list, i, vm) {
 			row[0] = field(vm, "hypervisor");
 			row[1] = field(vm, "name");
@@ -943,9 +813,10 @@ ctl_vm_list(struct ctl *ctl, int argc, char **argv)
 			    "protectable")) ? xstrdup("yes") :
 			    xasprintf("no: %s", sfield(vm,
 			    "not_protectable_reason"));
-			table_row(&t, row);
+			ctlfmt_table_row(&t, row);
 		}
-		table_print(stdout, &t);
+		ctlfmt_table_print(stdout, &t, "", "");
+		ctlfmt_table_free(&t);
 	}
 	json_decref(a);
 	return rc;

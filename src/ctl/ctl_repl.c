@@ -252,22 +252,17 @@ ctl_is_uuid(const char *s)
 static char *
 ctl_machine(struct ctl *ctl, const char *arg, int *rc)
 {
-	json_t		*a = NULL, *m, *hit = NULL;
+	json_t		*a, *m, *hit = NULL;
 	const char	*h;
-	char		*cause = NULL, *id = NULL;
+	char		*id = NULL;
 	size_t		 i;
 	int		 n = 0;
 
 	*rc = CTL_OK;
 	if (ctl_is_uuid(arg))
 		return xstrdup(arg);
-	if (httpc_call(&ctl->http, "GET", "/api/v1/machines", NULL, NULL, &a,
-	    &cause) == -1) {
-		fprintf(stderr, "havenctl: %s\n", cause);
-		free(cause);
-		*rc = CTL_FAIL;
+	if ((a = ctl_call(ctl, "GET", "/api/v1/machines", NULL, rc)) == NULL)
 		return NULL;
-	}
 	json_array_foreach(json_object_get(a, "machines"), i, m) {
 		h = json_string_value(json_object_get(m, "hostname"));
 		if (h == NULL || strcasecmp(h, arg) != 0 ||
@@ -389,7 +384,7 @@ ctl_recover(struct ctl *ctl, int argc, char **argv)
 	json_t		*a = NULL, *body, *j, *f;
 	const char	*point = ctl_opt(ctl, "--point");
 	const char	*out = ctl_opt(ctl, "--out");
-	char		*id, *path, *dir, *cause = NULL, *text, cwd[4096];
+	char		*id, *path, *dir, *cause = NULL, cwd[4096];
 	char		 size[32];
 	long long	 job;
 	size_t		 i;
@@ -430,11 +425,8 @@ ctl_recover(struct ctl *ctl, int argc, char **argv)
 		    "point_id")), dir, job);
 	if ((j = ctl_follow_job(ctl, job, &rc)) == NULL)
 		goto out;
-	if (ctl->json) {
-		if ((text = json_dumps(j, JSON_INDENT(2))) != NULL)
-			printf("%s\n", text);
-		free(text);
-	}
+	if (ctl->json)
+		ctl_print_json(j);
 	if (strcmp(json_string_value(json_object_get(j, "state")),
 	    "succeeded") != 0) {
 		fprintf(stderr, "havenctl: recover failed: %s\n",

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ctl_disc.h"
+#include "ctl_push.h"
 #include "havenctl.h"
 #include "log.h"
 #include "util.h"
@@ -64,6 +65,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "hypervisors, their status and machine counts" },
 	{ "hypervisor show", 1, 1, NULL, ctl_hypervisor_show, "NAME",
 	  "one hypervisor in full" },
+	{ "push-install", 1, 1, CTL_PUSH_OPTIONS, ctl_push_install,
+	  CTL_PUSH_USAGE, "install (or upgrade, repair) the agent on a "
+	  "Linux machine over SSH and wait until it heartbeats" },
 	{ "hypervisor refresh", 1, 1, NULL, ctl_hypervisor_refresh, "NAME",
 	  "discover a hypervisor now and wait for it" },
 	{ "hypervisor remove", 1, 1, NULL, ctl_hypervisor_remove, "NAME",

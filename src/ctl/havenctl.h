@@ -47,6 +47,18 @@ const char *ctl_opt(struct ctl *, const char *name);
  */
 json_t	*ctl_request(struct ctl *, const char *method, const char *path,
 	    json_t *body, int *rc);
+/* The same, but the answer is returned even with --json. */
+json_t	*ctl_call(struct ctl *, const char *method, const char *path,
+	    json_t *body, int *rc);
+/* An answer as indented JSON on stdout, as --json prints it. */
+void	ctl_print_json(json_t *);
+/*
+ * A secret from path or stdin ("-"), malloc'd, or NULL with a cause.  A
+ * regular file must be private.  One trailing newline is dropped.  With
+ * pem, messages call it a secret and a PEM key is kept as it is;
+ * without, it is a password.
+ */
+char	*ctl_read_secret(const char *path, int pem, char **cause);
 /* 0 if id is safe in a URL path, else -1 with a message. */
 int	ctl_check_id(const char *what, const char *id);
 

@@ -9,6 +9,7 @@
 #include <event2/http.h>
 
 #include "api_disc.h"
+#include "api_push.h"
 #include "api_ui.h"
 #include "control.h"
 #include "havend.h"
@@ -470,6 +471,8 @@ const struct api_route api_routes[] = {
 	    AUTH_ADMIN, api_hypervisor_remove },
 	{ EVHTTP_REQ_POST, "/api/v1/hypervisors/{}/accept",
 	    LST_UNIX | LST_ADMIN, AUTH_ADMIN, api_hypervisor_accept },
+	{ EVHTTP_REQ_POST, "/api/v1/push-install", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_push_install },
 	{ EVHTTP_REQ_POST, "/api/v1/hypervisors/{}/refresh",
 	    LST_UNIX | LST_ADMIN, AUTH_ADMIN, api_hypervisor_refresh },
 	{ EVHTTP_REQ_GET, "/api/v1/vms", LST_UNIX | LST_ADMIN, AUTH_ADMIN,

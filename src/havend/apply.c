@@ -45,16 +45,7 @@ apply_hello(struct dconn *c, const struct frame *f)
 	}
 	d = sdisk_get(SD_APPLY, disk);
 	free(disk);
-	if (d->conn != NULL && d->conn != c) {
-		struct dconn *old = d->conn;
-
-		old->disk = NULL;
-		d->conn = NULL;
-		dconn_refuse(old, "replaced by a newer connection for the "
-		    "same disk");
-	}
-	d->conn = c;
-	c->disk = d;
+	sdisk_attach(d, c);
 	d->size = size;
 	if (d->granted)
 		apply_granted(d);

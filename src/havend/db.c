@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "db.h"
+#include "dbq.h"
 #include "ipc.h"
 #include "log.h"
 #include "migrate.h"
@@ -54,31 +55,13 @@ struct db {
 static int	db_connect(struct db *);
 static void	db_exit(struct db *) __attribute__((noreturn));
 
-static const char *
-db_host(const struct db *db)
-{
-	return db->conf->db_host != NULL ? db->conf->db_host : "127.0.0.1";
-}
-
-static const char *
-db_name(const struct db *db)
-{
-	return db->conf->db_name != NULL ? db->conf->db_name : "haven";
-}
-
-static const char *
-db_user(const struct db *db)
-{
-	return db->conf->db_user != NULL ? db->conf->db_user : "haven";
-}
-
 /* "127.0.0.1:3306" or the socket path, for messages. */
 static char *
 db_where(const struct db *db)
 {
 	if (db->conf->db_socket != NULL && *db->conf->db_socket != '\0')
 		return xstrdup(db->conf->db_socket);
-	return xasprintf("%s:%lld", db_host(db), db->conf->db_port);
+	return xasprintf("%s:%lld", dbq_host(db->conf), db->conf->db_port);
 }
 
 static void
@@ -92,8 +75,9 @@ db_send_state(struct db *db)
 		return;
 	fmt_time(db->since, since, sizeof(since));
 	j = json_pack("{s:s, s:s, s:I, s:s, s:s?, s:i, s:s?, s:s}",
-	    "state", db_state_names[db->state], "host", db_host(db),
-	    "port", (json_int_t)db->conf->db_port, "name", db_name(db),
+	    "state", db_state_names[db->state], "host", dbq_host(db->conf),
+	    "port", (json_int_t)db->conf->db_port,
+	    "name", dbq_name(db->conf),
 	    "socket", db->conf->db_socket, "schema_version",
 	    db->schema_version, "error", db->error, "since", since);
 	if (j == NULL)
@@ -121,9 +105,9 @@ db_set_state(struct db *db, enum db_state state, const char *error)
 		return;
 	if (state == DB_UP)
 		log_info("database up: %s on %s, schema version %d",
-		    db_name(db), db->conf->db_socket != NULL &&
+		    dbq_name(db->conf), db->conf->db_socket != NULL &&
 		    *db->conf->db_socket != '\0' ? db->conf->db_socket :
-		    db_host(db), db->schema_version);
+		    dbq_host(db->conf), db->schema_version);
 	else if (error != NULL)
 		log_warnx("database %s: %s", db_state_names[state], error);
 	if (db->state != state)
@@ -175,35 +159,19 @@ db_retry_cb(evutil_socket_t fd, short ev, void *arg)
 	db_schedule(db, wait);
 }
 
-/* The password file's first line, or NULL with a cause. */
-static char *
-db_read_password(const char *path, char **cause)
-{
-	char	*why = NULL, *pw;
-
-	if (check_private_file(path, &why) == -1 ||
-	    (pw = read_file(path, NULL, &why)) == NULL) {
-		set_cause(cause, "cannot use the database password file: %s",
-		    why);
-		free(why);
-		return NULL;
-	}
-	pw[strcspn(pw, "\r\n")] = '\0';
-	return pw;
-}
-
 /* The operator's version of a failed mysql_real_connect(). */
 static char *
 db_connect_cause(struct db *db, MYSQL *m)
 {
 	char		*where = db_where(db), *s;
+	const char	*user = dbq_user(db->conf), *name = dbq_name(db->conf);
 	int		 sock = db->conf->db_socket != NULL &&
 			    *db->conf->db_socket != '\0';
 
 	switch (mysql_errno(m)) {
 	case ER_ACCESS_DENIED_ERROR:
 		s = xasprintf("MariaDB at %s refused user '%s': %s: check "
-		    "db_user and the password in %s", where, db_user(db),
+		    "db_user and the password in %s", where, user,
 		    mysql_error(m), db->conf->db_password_file != NULL ?
 		    db->conf->db_password_file : "db_password_file");
 		break;
@@ -211,14 +179,13 @@ db_connect_cause(struct db *db, MYSQL *m)
 		s = xasprintf("MariaDB at %s does not let user '%s' use "
 		    "database '%s': %s: grant it (GRANT ALL ON %s.* TO "
 		    "'%s'@...) or fix db_name in havend.conf", where,
-		    db_user(db), db_name(db), mysql_error(m), db_name(db),
-		    db_user(db));
+		    user, name, mysql_error(m), name, user);
 		break;
 	case ER_BAD_DB_ERROR:
 		s = xasprintf("database '%s' does not exist on MariaDB at "
 		    "%s: create it (CREATE DATABASE %s CHARACTER SET "
-		    "utf8mb4) or fix db_name in havend.conf", db_name(db),
-		    where, db_name(db));
+		    "utf8mb4) or fix db_name in havend.conf", name,
+		    where, name);
 		break;
 	default:
 		s = xasprintf("cannot connect to MariaDB at %s: %s: check "
@@ -236,9 +203,6 @@ static int
 db_connect(struct db *db)
 {
 	MYSQL		*m;
-	unsigned int	 connect_timeout = 5, io_timeout = 30, zero = 0;
-	my_bool		 reconnect = 0;
-	const char	*sock = db->conf->db_socket;
 	char		*pw = NULL, *cause = NULL, *why = NULL, *where;
 	int		 version;
 
@@ -248,25 +212,13 @@ db_connect(struct db *db)
 	if (db->state == DB_UP)
 		db_set_state(db, DB_CONNECTING, NULL);
 	if (db->conf->db_password_file != NULL &&
-	    (pw = db_read_password(db->conf->db_password_file,
+	    (pw = dbq_read_password(db->conf->db_password_file,
 	    &cause)) == NULL) {
 		db_set_state(db, DB_DOWN, cause);
 		free(cause);
 		return -1;
 	}
-	if ((m = mysql_init(NULL)) == NULL)
-		fatalx("mysql_init: out of memory");
-	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
-	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
-	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
-	mysql_options(m, MYSQL_OPT_RECONNECT, &reconnect);
-	mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &zero);
-	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	if (sock != NULL && *sock == '\0')
-		sock = NULL;
-	if (mysql_real_connect(m, sock != NULL ? "localhost" : db_host(db),
-	    db_user(db), pw, db_name(db), sock != NULL ? 0 :
-	    (unsigned int)db->conf->db_port, sock, 0) == NULL) {
+	if (dbq_open(db->conf, pw, 5, 30, &m) == -1) {
 		cause = db_connect_cause(db, m);
 		goto down;
 	}
@@ -483,7 +435,7 @@ db_reload(struct db *db)
 	    db_str_differs(nc.db_password_file, db->conf->db_password_file);
 	/* Same file, new password: that is a change too. */
 	if (!changed && db->mysql != NULL && nc.db_password_file != NULL) {
-		if ((pw = db_read_password(nc.db_password_file, &why)) != NULL)
+		if ((pw = dbq_read_password(nc.db_password_file, &why)) != NULL)
 			changed = db_str_differs(pw, db->password);
 		else
 			log_warnx("reload: %s", why);

@@ -225,8 +225,8 @@ op_machine_heartbeat(MYSQL *m, json_t *args, json_t **result, char **cause)
 		 * rather than refuse a heartbeat over a long kernel name. */
 #define INV(key, max) (json_is_string(json_object_get(inv, key)) &&	\
 	    json_string_length(json_object_get(inv, key)) > 0 ?		\
-	    dbq_u8_cut(json_string_value(json_object_get(inv, key)), max) :	\
-	    NULL)
+	    dbq_u8_cut(json_string_value(json_object_get(inv, key)),	\
+	    max) : NULL)
 		ihost = INV("hostname", 255);
 		os = INV("os", 255);
 		kernel = INV("kernel", 255);

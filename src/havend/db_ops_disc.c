@@ -185,6 +185,31 @@ get_one(MYSQL *m, const struct col *c, size_t n, const char *from,
 	return o;
 }
 
+/* Every row of cols FROM from (with its ORDER BY) as {key: [...]}. */
+static int
+get_all(MYSQL *m, const struct col *c, size_t n, const char *from,
+    const char *key, json_t **result, char **cause)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 r;
+	json_t		*a;
+	char		*sql, *sel = cols_sql(c, n);
+	int		 rc;
+
+	sql = xasprintf("%s%s", sel, from);
+	rc = DQ0(m, &res, cause, sql);
+	free(sql);
+	free(sel);
+	if (rc == -1)
+		return -1;
+	a = json_array();
+	while ((r = mysql_fetch_row(res)) != NULL)
+		json_array_append_new(a, row_json(r, c, n));
+	mysql_free_result(res);
+	*result = json_pack("{s:o}", key, a);
+	return 0;
+}
+
 /* --- arguments */
 
 /* 1..64 letters, digits, '.', '_', '-', starting with a letter or a
@@ -317,27 +342,9 @@ thumbprint_norm(const char *in, char *out, char **cause)
 static int
 op_account_list(MYSQL *m, json_t *args, json_t **result, char **cause)
 {
-	MYSQL_RES	*res;
-	MYSQL_ROW	 r;
-	json_t		*a;
-	char		*sql, *sel = cols_sql(account_cols,
-			    nitems(account_cols));
-	int		 rc;
-
 	(void)args;
-	sql = xasprintf("%s" ACCOUNT_FROM " ORDER BY a.name", sel);
-	rc = DQ0(m, &res, cause, sql);
-	free(sql);
-	free(sel);
-	if (rc == -1)
-		return -1;
-	a = json_array();
-	while ((r = mysql_fetch_row(res)) != NULL)
-		json_array_append_new(a, row_json(r, account_cols,
-		    nitems(account_cols)));
-	mysql_free_result(res);
-	*result = json_pack("{s:o}", "accounts", a);
-	return 0;
+	return get_all(m, account_cols, nitems(account_cols),
+	    ACCOUNT_FROM " ORDER BY a.name", "accounts", result, cause);
 }
 
 static int
@@ -854,26 +861,9 @@ out:
 static int
 op_hypervisor_list(MYSQL *m, json_t *args, json_t **result, char **cause)
 {
-	MYSQL_RES	*res;
-	MYSQL_ROW	 r;
-	json_t		*a;
-	char		*sql, *sel = cols_sql(hv_cols, nitems(hv_cols));
-	int		 rc;
-
 	(void)args;
-	sql = xasprintf("%s" HV_FROM " ORDER BY h.name", sel);
-	rc = DQ0(m, &res, cause, sql);
-	free(sql);
-	free(sel);
-	if (rc == -1)
-		return -1;
-	a = json_array();
-	while ((r = mysql_fetch_row(res)) != NULL)
-		json_array_append_new(a, row_json(r, hv_cols,
-		    nitems(hv_cols)));
-	mysql_free_result(res);
-	*result = json_pack("{s:o}", "hypervisors", a);
-	return 0;
+	return get_all(m, hv_cols, nitems(hv_cols), HV_FROM " ORDER BY h.name",
+	    "hypervisors", result, cause);
 }
 
 /*

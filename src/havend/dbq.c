@@ -1,7 +1,7 @@
 /*
- * Query helpers (dbq.h): the same escaping and argument checks as
- * db_ops.c, for the discovery ops and for job processes, plus the
- * blocking connection a job opens with havend's settings.
+ * Query helpers (dbq.h): escaping, rows to JSON and argument checks
+ * for every ops table and for job processes, plus the connection code
+ * the db process and job processes share.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,31 +265,52 @@ dbq_a_enum(json_t *args, const char *key, int required,
 	return -1;
 }
 
-MYSQL *
-dbq_connect(const struct haven_conf *conf, char **cause)
+const char *
+dbq_host(const struct haven_conf *conf)
+{
+	return conf->db_host != NULL ? conf->db_host : "127.0.0.1";
+}
+
+const char *
+dbq_name(const struct haven_conf *conf)
+{
+	return conf->db_name != NULL ? conf->db_name : "haven";
+}
+
+const char *
+dbq_user(const struct haven_conf *conf)
+{
+	return conf->db_user != NULL ? conf->db_user : "haven";
+}
+
+char *
+dbq_read_password(const char *path, char **cause)
+{
+	char	*why = NULL, *pw;
+
+	if (check_private_file(path, &why) == -1 ||
+	    (pw = read_file(path, NULL, &why)) == NULL) {
+		set_cause(cause, "cannot use the database password file: %s",
+		    why);
+		free(why);
+		return NULL;
+	}
+	pw[strcspn(pw, "\r\n")] = '\0';
+	return pw;
+}
+
+int
+dbq_open(const struct haven_conf *conf, const char *pw,
+    unsigned int connect_timeout, unsigned int io_timeout, MYSQL **mp)
 {
 	MYSQL		*m;
-	unsigned int	 connect_timeout = 10, io_timeout = 300, zero = 0;
+	unsigned int	 zero = 0;
 	my_bool		 reconnect = 0;
 	const char	*sock = conf->db_socket;
-	const char	*host = conf->db_host ? conf->db_host : "127.0.0.1";
-	const char	*user = conf->db_user ? conf->db_user : "haven";
-	const char	*name = conf->db_name ? conf->db_name : "haven";
-	char		*pw = NULL, *why = NULL;
 
-	if (conf->db_password_file != NULL) {
-		if (check_private_file(conf->db_password_file, &why) == -1 ||
-		    (pw = read_file(conf->db_password_file, NULL,
-		    &why)) == NULL) {
-			set_cause(cause, "cannot use the database password "
-			    "file: %s", why);
-			free(why);
-			return NULL;
-		}
-		pw[strcspn(pw, "\r\n")] = '\0';
-	}
 	if ((m = mysql_init(NULL)) == NULL)
 		fatalx("mysql_init: out of memory");
+	*mp = m;
 	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
@@ -298,15 +319,30 @@ dbq_connect(const struct haven_conf *conf, char **cause)
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	if (sock != NULL && *sock == '\0')
 		sock = NULL;
-	if (mysql_real_connect(m, sock != NULL ? "localhost" : host, user, pw,
-	    name, sock != NULL ? 0 : (unsigned int)conf->db_port, sock,
-	    0) == NULL) {
-		if (sock != NULL)
+	if (mysql_real_connect(m, sock != NULL ? "localhost" : dbq_host(conf),
+	    dbq_user(conf), pw, dbq_name(conf), sock != NULL ? 0 :
+	    (unsigned int)conf->db_port, sock, 0) == NULL)
+		return -1;
+	return 0;
+}
+
+MYSQL *
+dbq_connect(const struct haven_conf *conf, char **cause)
+{
+	MYSQL		*m;
+	const char	*sock = conf->db_socket;
+	char		*pw = NULL, *why = NULL;
+
+	if (conf->db_password_file != NULL &&
+	    (pw = dbq_read_password(conf->db_password_file, cause)) == NULL)
+		return NULL;
+	if (dbq_open(conf, pw, 10, 300, &m) == -1) {
+		if (sock != NULL && *sock != '\0')
 			set_cause(cause, "cannot connect to MariaDB at %s: %s",
 			    sock, mysql_error(m));
 		else
 			set_cause(cause, "cannot connect to MariaDB at "
-			    "%s:%lld: %s", host, conf->db_port,
+			    "%s:%lld: %s", dbq_host(conf), conf->db_port,
 			    mysql_error(m));
 		goto fail;
 	}

@@ -1,7 +1,8 @@
 /*
- * Query helpers for code outside db_ops.c that talks to MariaDB: the db
- * process's second ops table (db_ops_disc.c) and job processes, which
- * block and so may open a connection of their own (dbq_connect).
+ * Query helpers for all code that talks to MariaDB: the db process's
+ * ops tables (db_ops.c, db_ops_disc.c) and its connection (db.c), and
+ * job processes, which block and so may open a connection of their
+ * own (dbq_connect).
  * Every value from outside goes through dbq_run(), which escapes it.
  */
 #ifndef HAVEN_DBQ_H
@@ -47,7 +48,9 @@ json_t		*dbq_j_int(const char *);
 json_t		*dbq_j_bool(const char *);
 json_t		*dbq_j_json(const char *);
 
-/* Arguments, as db_ops.c checks them. */
+/* Arguments of an op: a string of at most max characters (0: no
+ * limit), NULL in *out when absent and not required; an integer from
+ * min to max, def when absent; one of choices. */
 int		 dbq_a_str(json_t *args, const char *key, int required,
 		    size_t max, const char **out, char **cause);
 int		 dbq_a_int(json_t *args, const char *key, int required,
@@ -60,6 +63,21 @@ int		 dbq_a_enum(json_t *args, const char *key, int required,
 size_t		 dbq_u8_chars(const char *);
 char		*dbq_u8_cut(const char *, size_t max);
 
+/* havend.conf's db_host, db_name and db_user, or their defaults. */
+const char	*dbq_host(const struct haven_conf *);
+const char	*dbq_name(const struct haven_conf *);
+const char	*dbq_user(const struct haven_conf *);
+/* The password file's first line, or NULL with a cause. */
+char		*dbq_read_password(const char *path, char **cause);
+/*
+ * mysql_init() with havend's client options and these timeouts
+ * (seconds), then mysql_real_connect() with conf's settings (db_socket
+ * when set, else db_host and db_port).  *m is set either way; on -1
+ * mysql_errno(*m) says why and the caller closes it.
+ */
+int		 dbq_open(const struct haven_conf *, const char *pw,
+		    unsigned int connect_timeout, unsigned int io_timeout,
+		    MYSQL **m);
 /*
  * A blocking connection with havend's database settings (db_host,
  * db_port or db_socket, db_name, db_user, db_password_file) and the

@@ -120,16 +120,7 @@ ingest_hello(struct dconn *c, const struct frame *f)
 		    (unsigned long long)d->size, (unsigned long long)size);
 		return -1;
 	}
-	if (d->conn != NULL && d->conn != c) {
-		struct dconn *old = d->conn;
-
-		old->disk = NULL;
-		d->conn = NULL;
-		dconn_refuse(old, "replaced by a newer connection for the "
-		    "same disk");
-	}
-	d->conn = c;
-	c->disk = d;
+	sdisk_attach(d, c);
 	d->size = size;
 	c->resume = frame_u64(f, D_RESUME, 0);
 	if (d->granted)

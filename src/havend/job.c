@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "api_push.h"
 #include "disc.h"
 #include "havend.h"
 #include "ipc.h"
@@ -75,6 +76,7 @@ static const struct job_kind job_kinds[] = {
 	{ "recover", job_recover },
 	{ "prune", job_prune },
 	{ "discover", job_discover },
+	{ "push", job_push },
 	{ NULL, NULL }
 };
 

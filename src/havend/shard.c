@@ -410,6 +410,21 @@ sdisk_get(enum sdisk_kind kind, const char *id)
 }
 
 void
+sdisk_attach(struct sdisk *d, struct dconn *c)
+{
+	struct dconn	*old = d->conn;
+
+	if (old != NULL && old != c) {
+		old->disk = NULL;
+		d->conn = NULL;
+		dconn_refuse(old, "replaced by a newer connection for the "
+		    "same disk");
+	}
+	d->conn = c;
+	c->disk = d;
+}
+
+void
 sdisk_free(struct sdisk *d)
 {
 	struct sdisk	**pp;

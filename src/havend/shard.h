@@ -65,6 +65,8 @@ void		 shard_claim(struct sdisk *);
 void		 shard_released(struct sdisk *);
 struct sdisk	*sdisk_get(enum sdisk_kind, const char *id);
 void		 sdisk_free(struct sdisk *);
+/* c becomes the disk's connection; the one it replaces is refused. */
+void		 sdisk_attach(struct sdisk *, struct dconn *);
 
 /*
  * Frame handlers return 1 when the frame was consumed, 0 to keep it and
