@@ -1933,6 +1933,10 @@ static void
 repl_cs_settings(struct repl *r)
 {
 	json_t		*s = agent_settings_load(r->a);
+	struct repl_rule *rules = NULL;
+	size_t		 nrules = 0;
+	const char	*t;
+	char		*why = NULL;
 	long long	 v;
 
 	if (s == NULL)
@@ -1946,6 +1950,24 @@ repl_cs_settings(struct repl *r)
 	v = json_integer_value(json_object_get(s, "app_interval"));
 	if (v > 0 && v != r->a->conf.app_consistent_interval)
 		r->a->conf.app_consistent_interval = v;
+	t = json_string_value(json_object_get(s, "throttle"));
+	if (t != NULL && (r->a->conf.throttle == NULL ||
+	    strcmp(t, r->a->conf.throttle) != 0)) {
+		if (repl_throttle_parse(t, &rules, &nrules, &why) == -1) {
+			log_warnx("the configuration server's throttle: %s; "
+			    "keeping %s", why, r->a->conf.throttle ?
+			    r->a->conf.throttle : "none");
+			free(why);
+		} else {
+			log_info("policy %s: throttle %s",
+			    json_string_value(json_object_get(s, "policy")), t);
+			free(r->rules);
+			r->rules = rules;
+			r->nrules = nrules;
+			free(r->a->conf.throttle);
+			r->a->conf.throttle = xstrdup(t);
+		}
+	}
 	json_decref(s);
 }
 

@@ -482,3 +482,25 @@ ctl_prune(struct ctl *ctl, int argc, char **argv)
 	json_decref(a);
 	return 0;
 }
+
+/* havenctl policy throttle POLICY RATE|SCHEDULE */
+int
+ctl_policy_throttle(struct ctl *ctl, int argc, char **argv)
+{
+	json_t	*a;
+	char	*path;
+	int	 rc;
+
+	(void)argc;
+	if (ctl_check_id("policy", argv[0]) == -1)
+		return CTL_USAGE;
+	path = xasprintf("/api/v1/policies/%s/throttle", argv[0]);
+	a = ctl_request(ctl, "POST", path, json_pack("{s:s}", "throttle",
+	    argv[1]), &rc);
+	free(path);
+	if (a != NULL)
+		printf("policy %s: throttle %s (agents apply it at their next "
+		    "cycle)\n", argv[0], argv[1]);
+	json_decref(a);
+	return rc;
+}

@@ -91,6 +91,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "[--app-interval T] [--interval T]", "change a policy's settings" },
 	{ "policy delete", 1, 1, NULL, ctl_policy_delete, "POLICY",
 	  "delete a policy and its failback twin (no machine may use them)" },
+	{ "policy throttle", 2, 2, NULL, ctl_policy_throttle,
+	    "POLICY RATE|SCHEDULE", "limit its agents' bandwidth: bytes/s "
+	    "(10m; 0 = none) or a schedule (08:00-18:00=10m,*=0)" },
 	{ "policy assign", 2, 2, NULL, ctl_policy_assign, "MACHINE POLICY",
 	  "protect a machine (id or hostname) with a policy" },
 	{ "points list", 1, 1, NULL, ctl_points_list, "MACHINE",

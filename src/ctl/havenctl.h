@@ -83,6 +83,7 @@ int	ctl_policy_delete(struct ctl *, int, char **);
 int	ctl_policy_assign(struct ctl *, int, char **);
 int	ctl_points_list(struct ctl *, int, char **);
 int	ctl_prune(struct ctl *, int, char **);
+int	ctl_policy_throttle(struct ctl *, int, char **);
 int	ctl_recover(struct ctl *, int, char **);
 
 #endif

@@ -271,6 +271,8 @@ heartbeat_settings(json_t *res, const char *err, void *arg)
 		    "crash_interval_s"));
 		json_object_set(rep, "app_interval", json_object_get(pol,
 		    "app_consistent_s"));
+		json_object_set(rep, "throttle", json_object_get(pol,
+		    "throttle"));
 	}
 	fmt_time(now_unix(), ts, sizeof(ts));
 	api_reply(r, 200, json_pack("{s:s, s:I, s:s, s:o}", "machine_id",
@@ -425,6 +427,8 @@ const struct api_route api_routes[] = {
 	    AUTH_ADMIN, api_policy_create },
 	{ EVHTTP_REQ_GET, "/api/v1/policies/{}", LST_UNIX | LST_ADMIN,
 	    AUTH_ADMIN, api_policy_get },
+	{ EVHTTP_REQ_POST, "/api/v1/policies/{}/throttle",
+	    LST_UNIX | LST_ADMIN, AUTH_ADMIN, api_policy_throttle },
 	{ EVHTTP_REQ_PUT, "/api/v1/policies/{}", LST_UNIX | LST_ADMIN,
 	    AUTH_ADMIN, api_policy_update },
 	{ EVHTTP_REQ_DELETE, "/api/v1/policies/{}", LST_UNIX | LST_ADMIN,

@@ -612,3 +612,34 @@ repl_disk_report(const char *machine_id, json_t *disks)
 		    xasprintf("%s:%s", machine_id, name));
 	}
 }
+
+static void
+policy_throttled(json_t *res, const char *err, void *arg)
+{
+	struct api_req	*r = arg;
+
+	if (err != NULL) {
+		repl_error(r, err);
+		return;
+	}
+	audit(r, "policy.throttle", r->params[0], "throttle %s",
+	    json_string_value(json_object_get(res, "throttle")));
+	api_reply(r, 200, json_incref(res));
+}
+
+/* POST /api/v1/policies/{id}/throttle {"throttle": "10m" | schedule} */
+void
+api_policy_throttle(struct api_req *r)
+{
+	const char	*t = json_string_value(json_object_get(r->body,
+			    "throttle"));
+
+	if (t == NULL) {
+		api_error(r, 400, "refused", "send {\"throttle\": RATE} with a "
+		    "rate such as 10m (bytes per second; 0 = no limit) or a "
+		    "schedule such as 08:00-18:00=10m,*=0");
+		return;
+	}
+	db_call("policy.throttle", json_pack("{s:s, s:s}", "policy",
+	    r->params[0], "throttle", t), policy_throttled, r);
+}

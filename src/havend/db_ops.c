@@ -962,7 +962,7 @@ policy_name_ok(const char *name, char **cause)
 	"p.app_consistent_s, p.crash_interval_s, p.thin_after_s, " \
 	"p.thin_every_s, p.is_failback, p.twin_id, t.name, p.created_at, " \
 	"p.updated_at, (SELECT COUNT(*) FROM machines m WHERE " \
-	"m.policy_id = p.id AND m.status <> 'revoked')"
+	"m.policy_id = p.id AND m.status <> 'revoked'), p.throttle"
 #define POLICY_FROM	" FROM policies p LEFT JOIN policies t ON " \
 	"t.id = p.twin_id "
 
@@ -970,7 +970,7 @@ static json_t *
 policy_json(MYSQL_ROW r)
 {
 	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, "
-	    "s:o, s:o, s:o, s:o, s:o}",
+	    "s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "id", j_int(r[0]), "name", j_str(r[1]),
 	    "rpo_threshold_s", j_int(r[2]), "retention_s", j_int(r[3]),
 	    "app_consistent_s", j_int(r[4]), "crash_interval_s", j_int(r[5]),
@@ -978,7 +978,7 @@ policy_json(MYSQL_ROW r)
 	    "is_failback", r[8] != NULL && strcmp(r[8], "0") != 0,
 	    "twin_id", j_int(r[9]), "twin", j_str(r[10]),
 	    "created_at", j_time(r[11]), "updated_at", j_time(r[12]),
-	    "machines", j_int(r[13]));
+	    "machines", j_int(r[13]), "throttle", j_str(r[14]));
 }
 
 /* One policy by id, as JSON; NULL with a cause when there is none. */
@@ -1937,7 +1937,52 @@ op_prune_plan(MYSQL *m, json_t *args, json_t **result, char **cause)
 	return 0;
 }
 
+/*
+ * A policy's throttle: a rate ("10m", "0") or a schedule
+ * ("08:00-18:00=10m,*=0").  The agent parses it fully; here only its
+ * alphabet and length are checked, so a typo is refused with the form.
+ */
+static int
+op_policy_throttle(MYSQL *m, json_t *args, json_t **result, char **cause)
+{
+	const char	*pol, *t;
+	long long	 id;
+	char		*end;
+
+	if (a_str(args, "policy", 1, 64, &pol, cause) == -1 ||
+	    a_str(args, "throttle", 1, 255, &t, cause) == -1)
+		return -1;
+	if (strspn(t, "0123456789kmgKMG:*=,- ") != strlen(t)) {
+		set_cause(cause, "throttle '%s' is not a rate such as 10m (bytes "
+		    "per second; 0 = no limit) or a schedule such as "
+		    "08:00-18:00=10m,*=0", t);
+		return -1;
+	}
+	id = strtoll(pol, &end, 10);
+	if (*end != '\0' || id <= 0)
+		id = 0;
+	if (Q(m, NULL, cause, "UPDATE policies SET throttle = ? WHERE id = ? "
+	    "OR name = ?", QS(t), QI(id), QS(pol)) == -1)
+		return -1;
+	/* 0 rows changed: unknown, or already that value. */
+	if (mysql_affected_rows(m) == 0) {
+		MYSQL_RES	*res;
+
+		if (Q(m, &res, cause, "SELECT id FROM policies WHERE id = ? OR "
+		    "name = ?", QI(id), QS(pol)) == -1)
+			return -1;
+		if (q_row(&res) == NULL) {
+			set_cause(cause, "no policy '%s'", pol);
+			return -1;
+		}
+		mysql_free_result(res);
+	}
+	*result = json_pack("{s:s, s:s}", "policy", pol, "throttle", t);
+	return 0;
+}
+
 static const struct db_op db_ops[] = {
+	{ "policy.throttle",		op_policy_throttle },
 	{ "prune.plan",			op_prune_plan },
 	{ "status",			op_status },
 	{ "machine.enroll",		op_machine_enroll },

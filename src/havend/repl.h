@@ -29,6 +29,7 @@ void	repl_disk_report(const char *machine_id, json_t *disks);
 /* Routes (api.c's table). */
 void	api_policies(struct api_req *);
 void	api_policy_create(struct api_req *);
+void	api_policy_throttle(struct api_req *);
 void	api_policy_get(struct api_req *);
 void	api_policy_update(struct api_req *);
 void	api_policy_delete(struct api_req *);

@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/havend.sh"
 
-plan 15
+plan 18
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/haven-retention.XXXXXX")
 trap 'havend_teardown "$dir"; rm -rf "$dir"' EXIT
@@ -35,10 +35,20 @@ hctl policy create short --interval 10 --rpo 60 --retention 20 >/dev/null &&
 ok $? "a policy with 20 s retention is assigned"
 # No ps in agent.conf: the heartbeat answer carries the policy and the
 # data port, and replicate takes them from there.
+hctl policy throttle short 4m >/dev/null
+ok $? "the policy gets a 4 MB/s throttle"
 ag heartbeat --once >/dev/null 2>&1
-is "$(jq -c '[.policy, .interval, .data_port]' "$dir/agent/state/cs-settings.json")" \
-    "[\"short\",10,$dp]" "the heartbeat answer carries the policy's settings"
+is "$(jq -c '[.policy, .interval, .data_port, .throttle]' "$dir/agent/state/cs-settings.json")" \
+    "[\"short\",10,$dp,\"4m\"]" "the heartbeat answer carries the policy's settings"
 
+# The first cycle sends all 8 MiB: at 4 MB/s it cannot take under 1.5 s.
+t0=$(( $(date +%s%N) / 1000000 ))
+ag replicate --once >/dev/null 2>&1
+el=$(( $(date +%s%N) / 1000000 - t0 ))
+[ "$el" -ge 1500 ]
+ok $? "the policy's throttle holds the agent back (8 MiB in $el ms)"
+hctl policy throttle short 0 >/dev/null
+ag heartbeat --once >/dev/null 2>&1
 # Three points with 2 MiB of changes each, each with a reference copy.
 for i in 1 2 3; do
 	dd if=/dev/urandom of="$dir/agent/disk0" bs=1M seek=$((i * 2)) count=2 \
@@ -50,9 +60,9 @@ points() { hctl --json points list "$mid" | jq -r '[.points[].point_id] | join("
 # The agent is done when the process server holds the data durably; a
 # point is complete once the master target has applied it.
 npoints() { [ "$(points | wc -w)" -eq "$1" ]; }
-wait_for 20 npoints 3
+wait_for 20 npoints 4
 old=$(points)
-is "$(echo "$old" | wc -w)" 3 "three points are listed"
+is "$(echo "$old" | wc -w)" 4 "four points are listed"
 jbytes() { du -sb "$dir/retention" | cut -f1; }
 before=$(jbytes)
 
@@ -61,11 +71,11 @@ dd if=/dev/urandom of="$dir/agent/disk0" bs=64k seek=1 count=1 conv=notrunc \
     2>/dev/null
 ag replicate --once >/dev/null 2>&1
 cp "$dir/agent/disk0" "$dir/ref4"
-wait_for 20 npoints 4
-ok $? "the fourth point is complete"
+wait_for 20 npoints 5
+ok $? "the fifth point is complete"
 out=$(hctl prune 2>&1)
-like "$out" "dropped 3 points, freed [1-9][0-9]* bytes" \
-    "havenctl prune drops the three old points and frees journal space"
+like "$out" "dropped 4 points, freed [1-9][0-9]* bytes" \
+    "havenctl prune drops the four old points and frees journal space"
 after=$(jbytes)
 [ "$after" -lt "$before" ]
 ok $? "the retention directory shrank ($before -> $after bytes)"
@@ -84,7 +94,7 @@ rm -rf "$dir/out"
 hctl recover "$mid" --point latest --out "$dir/out" >/dev/null 2>&1
 cmp -s "$dir"/out/*.img "$dir/ref4"
 ok $? "the kept point recovers byte-identical"
-grep -q "retention: dropped 3 points" "$dir/havend.log"
+grep -q "retention: dropped 4 points" "$dir/havend.log"
 ok $? "the log says what retention dropped"
 curl -s --unix-socket "$dir/havend.sock" http://localhost/api/v1/audit |
     jq -e '[.entries[] | select(.action == "prune")] | length > 0' >/dev/null
