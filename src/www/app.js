@@ -401,19 +401,108 @@
 
   /* Machines. */
 
+  /* Durations as havenctl takes them: 90, 15m, 2h, 1d. */
+  function dur(s) {
+    if (s === null || s === undefined) return '—';
+    if (s === 0) return '0';
+    for (const [u, n] of [['d', 86400], ['h', 3600], ['m', 60]]) if (s % n === 0) return (s / n) + u;
+    return s + 's';
+  }
+  function parseDur(t) {
+    t = String(t).trim().toLowerCase();
+    const m = t.match(/^(\d+)\s*(s|m|min|h|d)?$/);
+    if (!m) return NaN;
+    return Number(m[1]) * ({ s: 1, m: 60, min: 60, h: 3600, d: 86400 }[m[2] || 's']);
+  }
+  function rpoPill(r) {
+    if (!r) return pill('', 'unknown');
+    if (r.rpo_s === null || r.rpo_s === undefined) return pill('', 'no point yet');
+    const over = r.rpo_threshold_s !== null && r.rpo_threshold_s !== undefined && r.rpo_s > r.rpo_threshold_s;
+    return pill(over ? 'bad' : 'ok', 'RPO ' + duration(r.rpo_s) +
+      (r.rpo_threshold_s ? (over ? ' > ' : ' ≤ ') + duration(r.rpo_threshold_s) : ''));
+  }
+  const diskStates = { 'initial-sync': ['warn', 'Initial sync'], protected: ['ok', 'Protected'],
+    resyncing: ['warn', 'Resyncing'], paused: ['', 'Paused'], error: ['bad', 'Error'] };
+  const pendingPolicy = {};   /* machine id → policy chosen but not yet assigned */
+
+  function diskLine(d) {
+    const [cls, label] = diskStates[d.state] || ['', d.state || 'unknown'];
+    const moving = d.state === 'initial-sync' || d.state === 'resyncing';
+    const pct = typeof d.percent === 'number' ? d.percent : null;
+    return h('li', { class: 'disk', 'data-disk': d.disk, 'data-state': d.state },
+      h('div', { class: 'bar' }, h('span', { class: 'mono dname', text: d.disk }), pill(cls, label),
+        moving && pct !== null ? [h('progress', { max: 100, value: pct }), h('span', { class: 'pct', text: pct + '%' })] : null,
+        moving && typeof d.eta_s === 'number' ? h('span', { class: 'eta muted', text: 'about ' + duration(d.eta_s) + ' left' }) : null),
+      h('span', { class: 'sub', text: bytes(d.bytes_sent) + ' sent' +
+        (d.bytes_applied > 0 ? ', ' + bytes(d.bytes_applied) + ' applied' : '') +
+        (d.updated_at ? ', reported ' + ago(d.updated_at) : '') }),
+      d.error ? h('span', { class: 'error-text', text: sentence(d.error) }) : null);
+  }
+
+  function replPanel(m, r, err, pols) {
+    if (m.role !== 'agent') return h('p', { class: 'muted fine', text: 'A process server: it receives replication, it is not protected itself.' });
+    if (m.status === 'revoked') return h('p', { class: 'muted fine', text: 'Revoked: not replicating.' });
+    if (err) return errorMsg('Could not read the replication state of ' + m.hostname + '.', err);
+    const cur = r.policy ? r.policy.name : null;
+    const sel = h('select', { class: 'policy-select', 'aria-label': 'Policy for ' + m.hostname },
+      cur ? null : h('option', { value: '', text: '(none)' }),
+      pols.map((p) => h('option', { value: p.name, text: p.name + (p.is_failback ? ' (failback)' : '') })));
+    sel.value = pendingPolicy[m.id] !== undefined ? pendingPolicy[m.id] : (cur || '');
+    const btn = h('button', { type: 'button', class: 'assign', text: 'Assign' });
+    const sync = () => { btn.disabled = !sel.value || sel.value === cur; };
+    sel.addEventListener('change', () => { pendingPolicy[m.id] = sel.value; sync(); });
+    sync();
+    btn.addEventListener('click', async () => {
+      btn.disabled = true;
+      try {
+        const a = await api('POST', '/api/v1/machines/' + encodeURIComponent(m.id) + '/policy', { policy: sel.value });
+        const pn = a.policy && typeof a.policy === 'object' ? a.policy.name : a.policy;
+        flash = msg('ok', m.hostname + ' now follows the policy ' + pn + '.', (a.was ? 'It followed ' + a.was + ' before. ' : '') +
+          'Its agent picks the settings up at its next heartbeat.');
+      } catch (e) {
+        flash = errorMsg('Assigning the policy to ' + m.hostname + ' failed.', e);
+      }
+      delete pendingPolicy[m.id];
+      route();
+    });
+    const ds = r.disk_state || [];
+    return h('div', { class: 'repl' },
+      h('div', { class: 'actions policy' }, h('strong', { text: 'Policy' }), sel, btn,
+        r.policy ? h('span', { class: 'muted fine', text: 'a point every ' + duration(r.policy.crash_interval_s) +
+          ', RPO threshold ' + duration(r.policy.rpo_threshold_s) + ', points kept ' + dur(r.policy.retention_s) }) :
+          h('span', { class: 'muted fine', text: 'No policy: choose one to protect this machine.' }),
+        h('span', { class: 'rpo' }, rpoPill(r)),
+        h('a', { href: '#/points/' + encodeURIComponent(m.id), text: 'Recovery points' })),
+      ds.length ? h('ul', { class: 'plain disks' }, ds.map(diskLine)) :
+        h('p', { class: 'muted fine no-repl', text: 'No replication reported yet: start "haven-agent replicate" on ' +
+          m.hostname + ' (its disks show here once it reports).' }));
+  }
+
   async function machines(v, g) {
-    let list;
+    let list, pols = [];
     try {
-      list = (await api('GET', '/api/v1/machines')).machines;
+      const [ml, pl] = await Promise.all([api('GET', '/api/v1/machines'),
+        api('GET', '/api/v1/policies').catch(() => ({ policies: [] }))]);
+      list = ml.machines;
+      pols = pl.policies || [];
     } catch (e) {
       if (g === gen) put(v, head('Machines'), errorMsg('Could not list the machines.', e));
       return every(15000, g, () => machines(v, g));
     }
+    const repl = await Promise.all(list.map((m) => m.role === 'agent' && m.status !== 'revoked' ?
+      api('GET', '/api/v1/machines/' + encodeURIComponent(m.id) + '/replication').then((r) => [r, null], (e) => [null, e]) :
+      Promise.resolve([null, null])));
     if (g !== gen) return;
-    const rows = list.map((m) => {
+    /* Not while a policy list is open: redrawing would close it. */
+    const f = document.activeElement;
+    if (f && f.tagName === 'SELECT' && v.contains(f)) return every(3000, g, () => machines(v, g));
+    let busy = false;
+    const rows = list.map((m, i) => {
       const inv = m.inventory || {};
       const disks = Array.isArray(inv.disks) ? inv.disks : [];
-      return h('tr', { 'data-id': m.id },
+      const [r, err] = repl[i];
+      if (r && (r.disk_state || []).some((d) => d.state === 'initial-sync' || d.state === 'resyncing')) busy = true;
+      return [h('tr', { 'data-id': m.id, class: 'machine' },
         h('td', {}, h('strong', { text: m.hostname }), h('span', { class: 'sub mono', title: m.id, text: m.id.slice(0, 8) + '…' })),
         h('td', { text: m.role === 'ps' ? 'process server' : m.role }),
         h('td', {}, statusPill(m.status)),
@@ -424,19 +513,19 @@
           inv.agent_version ? h('span', { class: 'sub', text: 'agent ' + inv.agent_version }) : null),
         h('td', {}, disks.length ? h('ul', { class: 'plain' }, disks.map((d) => h('li', {}, h('span', { class: 'mono', text: d.name }), ' ' + bytes(d.size)))) :
           h('span', { class: 'muted', text: 'none reported' })),
-        h('td', { class: 'replication' }, h('span', { class: 'muted', text: 'not replicating yet' })),
         h('td', {}, time(m.cert_not_after)),
         h('td', {}, m.status === 'revoked' ? h('span', { class: 'muted' }, 'revoked ', time(m.revoked_at)) :
-          h('button', { type: 'button', text: 'Revoke', onclick: () => revoke(m) })));
+          h('button', { type: 'button', text: 'Revoke', onclick: () => revoke(m) }))),
+      h('tr', { class: 'replrow', 'data-repl': m.id }, h('td', { colspan: 9 }, replPanel(m, r, err, pols)))];
     });
     put(v, head('Machines', updated()), flashMsg(),
-      h('p', { class: 'muted fine', text: 'Replication state, initial-sync progress and achieved RPO show here once ' +
-        'replication lands; until then every machine honestly says "not replicating yet".' }),
       h('section', { class: 'card' }, table(['Machine', 'Role', 'Status', 'Last contact', 'Address', 'System', 'Disks',
-        'Replication', 'Certificate until', ''], rows,
+        'Certificate until', ''], rows,
       'No machine has enrolled yet. On a machine to protect, run "haven-agent enroll --cs CS:PORT --passphrase-file FILE" ' +
-        '(the passphrase is on the Passphrase page).')));
-    every(15000, g, () => machines(v, g));
+        '(the passphrase is on the Passphrase page).')),
+      h('p', { class: 'muted fine', text: 'The achieved RPO is the age of the newest recovery point; it turns red above the ' +
+        'policy\'s threshold. A 24-hour chart of RPO and change rate needs a history that havend does not keep yet.' }));
+    every(busy ? 3000 : 15000, g, () => machines(v, g));
   }
 
   async function revoke(m) {
@@ -451,6 +540,170 @@
     route();
   }
   function flashMsg() { const f = flash; flash = null; return f; }
+
+  /* Policies. */
+
+  const polFields = [
+    ['crash_interval_s', 'Point every', 'crash-consistent interval: 10s to 1d', '5m'],
+    ['rpo_threshold_s', 'RPO threshold', 'alert above it: 10s to 7d, at least the interval', '15m'],
+    ['retention_s', 'Keep points for', '10s to 30d, at least the interval', '1d'],
+    ['app_consistent_s', 'App-consistent every', '0 = none, or 1m to 1d', '4h'],
+    ['thin_after_s', 'Thin points older than', '0 = never, or 1m to 30d', '2h'],
+    ['thin_every_s', 'Keeping one every', '1m to 1d', '1h'],
+  ];
+
+  async function policies(v, g) {
+    let list;
+    try {
+      list = (await api('GET', '/api/v1/policies')).policies;
+    } catch (e) {
+      if (g === gen) put(v, head('Policies'), errorMsg('Could not list the policies.', e));
+      return;
+    }
+    if (g !== gen) return;
+    const out = h('div', { id: 'policy-msg' }, flashMsg());
+    const name = h('input', { id: 'pol-name', autocomplete: 'off', maxlength: 55, placeholder: 'e.g. gold' });
+    const inputs = {};
+    const fields = polFields.map(([k, label, range, def]) => {
+      inputs[k] = h('input', { id: 'pol-' + k, class: 'dur', autocomplete: 'off', placeholder: def });
+      return h('div', { class: 'field' }, h('label', { for: 'pol-' + k, text: label }), inputs[k],
+        h('span', { class: 'sub', text: range }));
+    });
+    let editing = null;
+    const title = h('h2', { text: 'New policy' });
+    const submit = h('button', { type: 'submit', class: 'primary', id: 'pol-submit', text: 'Create the policy' });
+    const cancel = h('button', { type: 'button', text: 'Cancel', hidden: true });
+    const form = h('form', { id: 'policy-form', novalidate: true },
+      h('div', { class: 'field' }, h('label', { for: 'pol-name', text: 'Name' }), name,
+        h('span', { class: 'sub', text: 'letters, digits, . _ -; a NAME-failback twin is made too' })),
+      h('div', { class: 'fields' }, fields),
+      h('p', { class: 'muted fine', text: 'Durations: 90 (seconds), 15m, 2h, 1d. Empty fields take the defaults shown.' }),
+      h('div', { class: 'actions' }, submit, cancel));
+    const reset = () => {
+      editing = null;
+      form.reset();
+      name.disabled = false;
+      title.textContent = 'New policy';
+      submit.textContent = 'Create the policy';
+      cancel.hidden = true;
+      for (const [k, , , def] of polFields) inputs[k].placeholder = def;
+    };
+    const edit = (p) => {
+      editing = p;
+      name.value = p.name;
+      name.disabled = true;
+      for (const [k] of polFields) { inputs[k].value = dur(p[k]); inputs[k].placeholder = ''; }
+      title.textContent = 'Edit ' + p.name;
+      submit.textContent = 'Save ' + p.name;
+      cancel.hidden = false;
+      put(out);
+      form.scrollIntoView({ block: 'nearest' });
+      inputs.crash_interval_s.focus();
+    };
+    cancel.addEventListener('click', reset);
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const body = {};
+      if (!editing) {
+        body.name = name.value.trim();
+        if (!body.name) return put(out, msg('error', 'The policy needs a name.', 'Enter one, e.g. gold.'));
+      }
+      for (const [k, label] of polFields) {
+        const t = inputs[k].value.trim();
+        if (!t) continue;
+        const n = parseDur(t);
+        if (isNaN(n)) return put(out, msg('error', label + ': "' + t + '" is not a duration.', 'Write it as 90, 15m, 2h or 1d.'));
+        body[k] = n;
+      }
+      submit.disabled = true;
+      try {
+        if (editing) {
+          await api('PUT', '/api/v1/policies/' + encodeURIComponent(editing.id), body);
+          flash = msg('ok', 'The policy ' + editing.name + ' is saved.', 'Machines following it get the new settings at their next heartbeat.');
+        } else {
+          const r = await api('POST', '/api/v1/policies', body);
+          flash = msg('ok', 'The policies ' + r.policy.name + ' and ' + r.failback.name + ' are created.',
+            'Assign ' + r.policy.name + ' to machines on the Machines page.');
+        }
+        if (g === gen) policies(v, g);
+      } catch (e) {
+        put(out, errorMsg(editing ? 'The policy ' + editing.name + ' was not saved.' : 'The policy was not created.', e));
+        submit.disabled = false;
+      }
+    });
+    const del = async (p) => {
+      if (!await confirmDialog('Delete ' + p.name + '?', 'The policy and its failback twin are deleted. Their recovery ' +
+        'points stay until retention drops them.', 'Delete', true)) return;
+      try {
+        const r = await api('DELETE', '/api/v1/policies/' + encodeURIComponent(p.id));
+        flash = msg('ok', 'Deleted ' + (r.deleted || [p.name]).join(' and ') + '.');
+      } catch (e) {
+        flash = errorMsg('The policy ' + p.name + ' was not deleted.', e);
+      }
+      if (g === gen) policies(v, g);
+    };
+    const rows = list.map((p) => h('tr', { 'data-name': p.name, class: p.is_failback ? 'twin' : null },
+      h('td', {}, h('strong', { text: p.name }), p.is_failback ? h('span', { class: 'sub', text: 'failback twin of ' + (p.twin || '?') }) : null),
+      polFields.map(([k]) => h('td', { class: 'num', text: dur(p[k]) })),
+      h('td', { class: 'num', text: String(p.machines || 0) }),
+      h('td', {}, h('div', { class: 'actions tight' },
+        h('button', { type: 'button', class: 'edit', text: 'Edit', onclick: () => edit(p) }),
+        p.is_failback ? null : h('button', { type: 'button', class: 'delete', text: 'Delete', onclick: () => del(p) })))));
+    put(v, head('Policies', list.length + ' policies'), out,
+      h('section', { class: 'card' }, table(['Name', 'Point every', 'RPO threshold', 'Kept', 'App-consistent', 'Thin after',
+        'Thin to one every', 'Machines', ''], rows, 'No policies: create one below.')),
+      h('section', { class: 'card', id: 'policy-edit' }, title, form));
+  }
+
+  /* Recovery points. */
+
+  async function points(v, g) {
+    const id = decodeURIComponent((location.hash.match(/^#\/points\/([^/?]+)/) || [])[1] || '');
+    let ms;
+    try {
+      ms = (await api('GET', '/api/v1/machines')).machines.filter((m) => m.role === 'agent');
+    } catch (e) {
+      if (g === gen) put(v, head('Recovery points'), errorMsg('Could not list the machines.', e));
+      return;
+    }
+    if (g !== gen) return;
+    const sel = h('select', { id: 'points-machine', 'aria-label': 'Machine' },
+      id ? null : h('option', { value: '', text: 'Choose a machine…' }),
+      ms.map((m) => h('option', { value: m.id, text: m.hostname + ' (' + m.id.slice(0, 8) + ')' })));
+    sel.value = id;
+    sel.addEventListener('change', () => { location.hash = '#/points/' + encodeURIComponent(sel.value); });
+    const note = h('p', { class: 'muted fine' }, 'Recovery runs on the appliance, not from this page: ',
+      h('code', { text: 'havenctl recover ' + (id ? ms.find((m) => m.id === id)?.hostname || id : 'MACHINE') +
+        ' --point latest|latest-app|ID --out DIR' }), ' writes each disk at that point to DIR/<disk>.img.');
+    const top = h('div', { class: 'actions' }, h('label', { for: 'points-machine', text: 'Machine' }), sel);
+    if (!id) return put(v, head('Recovery points'), h('section', { class: 'card' }, top,
+      ms.length ? h('p', { class: 'empty', text: 'Choose a machine to see its recovery points.' }) :
+        h('p', { class: 'empty', text: 'No agent has enrolled yet.' })), note);
+    let p;
+    try {
+      p = await api('GET', '/api/v1/machines/' + encodeURIComponent(id) + '/points');
+    } catch (e) {
+      if (g === gen) put(v, head('Recovery points'), h('section', { class: 'card' }, top,
+        errorMsg('Could not list the recovery points.', e)), note);
+      return;
+    }
+    if (g !== gen) return;
+    const kinds = { app: 'app-consistent', crash: 'crash' };
+    const rows = (p.points || []).map((q) => h('tr', { 'data-point': q.point_id },
+      h('td', {}, time(q.taken_at, true)), h('td', { text: kinds[q.kind] || q.kind }),
+      h('td', {}, q.kind === 'app' ? pill('ok', 'app-consistent') : q.crash_consistent ? pill('ok', 'crash-consistent') :
+        pill('warn', 'not crash-consistent'), q.kind !== 'app' && !q.crash_consistent ?
+        h('span', { class: 'sub', text: 'read live, without a snapshot' }) : null),
+      h('td', { text: duration(q.age_s) + ' ago' }), h('td', { class: 'mono', text: String(q.point_id) })));
+    put(v, head('Recovery points', updated()), h('section', { class: 'card', id: 'points' }, top,
+      kv([['Policy', p.policy || h('span', { class: 'muted', text: 'none: assign one on the Machines page' })],
+        ['Achieved RPO', rpoPill(p)], ['Disks', (p.disks || []).join(', ') || '—'],
+        ['Latest', p.latest ? time(p.latest.taken_at, true) : '—'],
+        ['Latest app-consistent', p.latest_app ? time(p.latest_app.taken_at, true) : '—']]),
+      table(['Taken', 'Kind', 'Consistency', 'Age', 'Point id'], rows, 'No recovery point yet: the first comes when the initial ' +
+        'sync of every disk has finished.')), note);
+    every(15000, g, () => points(v, g));
+  }
 
   /* Jobs. */
 
@@ -649,7 +902,8 @@
   /* --- routing */
 
   const pages = {
-    dashboard: ['Dashboard', dashboard], machines: ['Machines', machines], jobs: ['Jobs', jobs],
+    dashboard: ['Dashboard', dashboard], machines: ['Machines', machines], policies: ['Policies', policies],
+    points: ['Recovery points', points], jobs: ['Jobs', jobs],
     certificates: ['Certificates', certificates], passphrase: ['Passphrase', passphrase],
     audit: ['Audit log', audit], account: ['Account', account],
   };

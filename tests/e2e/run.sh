@@ -37,6 +37,7 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/haven-e2e.XXXXXX")
 agent_pid=
 cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
+	[ -s "$dir/replicate.pid" ] && kill "$(cat "$dir/replicate.pid")" 2>/dev/null
 	havend_teardown "$dir"
 	if [ "${HAVEN_E2E_KEEP:-0}" = 1 ]; then
 		echo "e2e: kept $dir"
@@ -80,15 +81,27 @@ openssl req -new -key "$st/server.key" -subj "/CN=$(hostname)" 2>/dev/null |
 hctl passphrase show | tail -n 1 >"$dir/passphrase"
 chmod 600 "$dir/passphrase"
 cp=$(conf_get "$dir" control_port)
-enroll() {	# NAME
+enroll() {	# NAME [small]
 	local n=$1
 	mkdir -p "$dir/$n"
-	truncate -s 20G "$dir/$n/sda.img"
-	truncate -s 4G "$dir/$n/sdb.img"
-	cat >"$dir/$n.conf" <<CONF
+	if [ "${2:-}" = small ]; then
+		# One 32 MiB disk of random data, sent at 2 MiB/s: an initial
+		# sync of about 16 s the browser can watch.
+		head -c 32M /dev/urandom >"$dir/$n/data.img"
+		cat >"$dir/$n.conf" <<CONF
+state_dir = $dir/$n/state
+disks = $dir/$n/data.img
+snapshot = none
+throttle = 2m
+CONF
+	else
+		truncate -s 20G "$dir/$n/sda.img"
+		truncate -s 4G "$dir/$n/sdb.img"
+		cat >"$dir/$n.conf" <<CONF
 state_dir = $dir/$n/state
 disks = $dir/$n/sda.img $dir/$n/sdb.img
 CONF
+	fi
 	# Its own host name where the kernel lets us (root: a UTS namespace).
 	local run="$HAVEN_BIN/haven-agent -c $dir/$n.conf"
 	if unshare -u true 2>/dev/null; then
@@ -103,9 +116,17 @@ CONF
 quiet=$(enroll db-01) || die "cannot enroll db-01"
 eval "$quiet heartbeat --once" >"$dir/db-01.hb" 2>&1 ||
     { cat "$dir/db-01.hb" >&2; die "db-01's heartbeat failed"; }
-busy=$(enroll web-01) || die "cannot enroll web-01"
+busy=$(enroll web-01 small) || die "cannot enroll web-01"
 eval "exec $busy heartbeat" >"$dir/web-01.hb" 2>&1 &
 agent_pid=$!
+# The test starts web-01's replication once it has a policy (no ps in
+# its config: the agent takes the data port from the heartbeat answer).
+cat >"$dir/replicate.sh" <<SH
+#!/bin/sh
+echo \$\$ >"$dir/replicate.pid"
+exec $busy -d replicate >>"$dir/web-01.repl" 2>&1
+SH
+export HAVEN_E2E_REPLICATE="$dir/replicate.sh"
 export HAVEN_E2E_QUIET_ID=$(cat "$dir/db-01.id")
 export HAVEN_E2E_BUSY_ID=$(cat "$dir/web-01.id")
 
@@ -114,6 +135,7 @@ rm -f "$HAVEN_E2E_SHOTS"/*.png
 cd "$here" && timeout 300 node --test --test-concurrency=1 \
     --test-reporter=spec ui.test.mjs
 rc=$?
-[ $rc -eq 0 ] || { echo "e2e: havend's log ends:"; tail -n 30 "$dir/havend.log"; }
+[ $rc -eq 0 ] || { echo "e2e: havend's log ends:"; tail -n 30 "$dir/havend.log"
+	[ -f "$dir/web-01.repl" ] && { echo "e2e: web-01's replicate log ends:"; tail -n 15 "$dir/web-01.repl"; }; }
 echo "e2e: screenshots in $HAVEN_E2E_SHOTS"
 exit $rc

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const env = (k) => {
@@ -28,7 +29,7 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
   '--disable-sync', '--disable-default-apps', '--disable-extensions',
   '--no-default-browser-check', '--metrics-recording-only', '--disable-domain-reliability'];
 
-let browser, ctx, page;
+let browser, ctx, page, replicator;
 const problems = [];   // console errors and CSP violations, any page
 
 function watch(p) {
@@ -83,6 +84,7 @@ before(async () => {
 });
 
 after(async () => {
+  if (replicator && replicator.exitCode === null) replicator.kill();
   if (browser) await browser.close();
 });
 
@@ -163,17 +165,98 @@ test('the dashboard shows the CS healthy and the agents', async () => {
   await c.close();
 });
 
-test('the machines page shows inventory, disks and honest replication', async () => {
+test('the machines page shows inventory, disks and each machine\'s replication', async () => {
   await go(page, '#/machines');
-  const row = await page.waitForSelector(`tr[data-id="${BUSY}"]`);
+  const row = await page.waitForSelector(`tr[data-id="${QUIET}"]`);
   const text = await row.textContent();
-  assert.match(text, /Connected/);
+  assert.match(text, /Disconnected/);
   assert.match(text, /sda\.img\s*20 GiB/);
   assert.match(text, /sdb\.img\s*4\.0 GiB/);
-  assert.match(text, /not replicating yet/);
-  assert.match(await page.textContent(`tr[data-id="${QUIET}"]`), /Disconnected/);
+  assert.match(await page.textContent(`tr[data-id="${BUSY}"]`), /Connected.*data\.img\s*32 MiB/s);
+  const repl = await page.textContent(`tr[data-repl="${BUSY}"]`);
+  assert.doesNotMatch(repl, /not replicating yet/);
+  assert.match(repl, /No replication reported yet: start "haven-agent replicate"/);
+  assert.match(repl, /no point yet/);
+  assert.ok(await page.$(`tr[data-repl="${BUSY}"] select.policy-select`), 'a policy control');
   assert.doesNotMatch(await page.textContent('#view'), /\d+\s*%|RPO \d/, 'no invented replication figures');
   await shot(page, '04-machines');
+});
+
+test('a policy is created in the UI, with its failback twin; refusals are shown', async () => {
+  await go(page, '#/policies');
+  await page.waitForSelector('tr[data-name="default"]');
+  assert.ok(await page.$('tr[data-name="default-failback"]'), 'the seed policy\'s twin');
+  // The API refuses an RPO threshold below the interval: its reason shows.
+  await page.fill('#pol-name', 'gold');
+  await page.fill('#pol-crash_interval_s', '2m');
+  await page.fill('#pol-rpo_threshold_s', '30');
+  await page.click('#pol-submit');
+  await page.waitForSelector('#policy-msg .msg.error');
+  const err = await page.textContent('#policy-msg');
+  assert.match(err, /not created/);
+  assert.match(err, /rpo|threshold/i);
+  assert.equal(await page.$('tr[data-name="gold"]'), null);
+  await shot(page, '11-policies-refused');
+  await page.fill('#pol-crash_interval_s', '1m');
+  await page.fill('#pol-rpo_threshold_s', '10m');
+  await page.fill('#pol-retention_s', '2d');
+  await page.click('#pol-submit');
+  await page.waitForSelector('tr[data-name="gold"]');
+  assert.match(await page.textContent('#policy-msg'), /gold and gold-failback are created/);
+  const gold = await page.$$eval('tr[data-name="gold"] td', (t) => t.map((c) => c.textContent));
+  assert.deepEqual(gold.slice(1, 4), ['1m', '10m', '2d']);
+  const twin = await page.textContent('tr[data-name="gold-failback"]');
+  assert.match(twin, /failback twin of gold/);
+  assert.match(twin, /1m\s*10m\s*2d/);
+  // Edit: the retention changes, the name cannot.
+  await page.click('tr[data-name="gold"] button.edit');
+  assert.equal(await page.isDisabled('#pol-name'), true);
+  await page.fill('#pol-retention_s', '3d');
+  await page.click('#pol-submit');
+  await page.waitForFunction(() => /gold is saved/.test(document.querySelector('#policy-msg')?.textContent || ''));
+  assert.equal(await page.textContent('tr[data-name="gold"] td:nth-child(4)'), '3d');
+  await shot(page, '11-policies');
+});
+
+test('the policy is assigned to an agent, and its initial sync is watched to the end', async () => {
+  await go(page, '#/machines');
+  const sel = `tr[data-repl="${BUSY}"] select.policy-select`;
+  await page.waitForSelector(sel);
+  await page.selectOption(sel, 'gold');
+  await page.click(`tr[data-repl="${BUSY}"] button.assign`);
+  await page.waitForFunction(() => /web-01 now follows the policy gold/.test(document.querySelector('#view').textContent));
+  assert.equal(await page.$eval(sel, (e) => e.value), 'gold');
+  assert.match(await page.textContent(`tr[data-repl="${BUSY}"]`), /a point every 1 min, RPO threshold 10 min/);
+  // Start replicating: 32 MiB at 2 MiB/s, reported by each 5 s heartbeat.
+  replicator = spawn('sh', [env('HAVEN_E2E_REPLICATE')], { stdio: 'ignore' });
+  const disk = `tr[data-repl="${BUSY}"] li.disk`;
+  await page.waitForSelector(`${disk}[data-state="initial-sync"] progress`, { timeout: 30000 });
+  const first = await page.$eval(`${disk} progress`, (e) => e.value);
+  assert.match(await page.textContent(disk), /Initial sync\s*\d+%.*left/s, 'percent and ETA');
+  await shot(page, '12-machines-initial-sync');
+  // It moves, then ends protected.
+  await page.waitForFunction(([sel, v]) => {
+    const p = document.querySelector(sel + ' progress');
+    return !p || p.value > v;
+  }, [disk, first], { timeout: 30000 });
+  await page.waitForSelector(`${disk}[data-state="protected"]`, { timeout: 60000 });
+  assert.match(await page.textContent(disk), /Protected.*32 MiB sent/s);
+  // The first point: the achieved RPO, under gold's 10 min threshold.
+  await page.waitForFunction((id) => /RPO \d+ s ≤ 10 min/.test(document.querySelector(`tr[data-repl="${id}"] .rpo`).textContent),
+    BUSY, { timeout: 30000 });
+  assert.match(await page.$eval(`tr[data-repl="${BUSY}"] .rpo .pill`, (e) => e.className), /ok/);
+  await shot(page, '12-machines-protected');
+});
+
+test('the recovery points page lists the machine\'s points', async () => {
+  await page.click(`tr[data-repl="${BUSY}"] a[href^="#/points/"]`);
+  await page.waitForSelector('#points tr[data-point]');
+  const text = await page.textContent('#points');
+  assert.match(text, /gold/);
+  assert.match(text, /crash\s*not crash-consistent\s*read live/, 'snapshot = none: read live');
+  assert.match(await page.textContent('#view'), /havenctl recover web-01 --point/);
+  assert.equal(await page.$eval('#points-machine', (e) => e.value), BUSY);
+  await shot(page, '13-points');
 });
 
 test('a change without the CSRF token is refused', async () => {
