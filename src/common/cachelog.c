@@ -33,6 +33,7 @@
 #define SEG_HDR		32
 #define REC_HDR		48
 #define FS_SLACK	(64u * 1024)	/* block rounding, a new segment */
+#define SEG_MIN		(1u << 20)	/* smallest automatic segment size */
 
 struct seg {
 	uint64_t	 base;		/* seq just before its first record */
@@ -390,6 +391,7 @@ cachelog_open(const char *dir, const struct cachelog_conf *conf,
     char **cause)
 {
 	struct cachelog	*cl;
+	struct statvfs	 sv;
 	uint64_t	*bases = NULL;
 	size_t		 n = 0, i;
 
@@ -410,6 +412,20 @@ cachelog_open(const char *dir, const struct cachelog_conf *conf,
 		set_cause(cause, "cache log %s is in use by another process "
 		    "(%s)", dir, strerror(errno));
 		goto fail;
+	}
+	/*
+	 * Drained segments are released whole and the last one is always
+	 * kept: a segment as large as the filesystem would never be freed,
+	 * and a full cache would stay full.  Keep segments to an eighth of
+	 * a small cache filesystem.
+	 */
+	if (conf->segsize == 0 && fstatvfs(cl->dfd, &sv) == 0) {
+		uint64_t fs = (uint64_t)sv.f_blocks * sv.f_frsize / 8;
+
+		if (fs < SEG_MIN)
+			fs = SEG_MIN;
+		if (fs < cl->segsize)
+			cl->segsize = fs;
 	}
 	if (list_segments(cl, &bases, &n, cause) == -1)
 		goto fail;

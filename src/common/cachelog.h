@@ -41,7 +41,8 @@ struct cachelog_rec {
 const char	*cachelog_rec_invalid(const struct cachelog_rec *r);
 
 struct cachelog_conf {
-	uint64_t	 segsize;	/* 0: CACHELOG_SEGSIZE */
+	uint64_t	 segsize;	/* 0: CACHELOG_SEGSIZE, or an eighth
+					   of a smaller filesystem */
 	uint64_t	 capacity;	/* bytes on disk; 0: the fs limit */
 	uint64_t	 base_seq;	/* a new log's last seq (usually 0) */
 };

@@ -34,7 +34,8 @@
 #define DRAIN_OUTQ	(4u << 20)	/* sealed bytes in flight to the MT */
 #define UNBLOCK_S	1
 
-enum drain_state { DR_IDLE, DR_CONNECTING, DR_HELLO, DR_STREAMING, DR_STOPPED };
+enum drain_state { DR_IDLE, DR_CONNECTING, DR_HELLO, DR_STREAMING, DR_NOADDR,
+    DR_STOPPED };
 
 struct drain {
 	struct sdisk		*d;
@@ -605,7 +606,7 @@ drain_connect(struct drain *dr)
 		/* A literal address: no DNS lookup may block this loop. */
 		if (evutil_parse_sockaddr_port(hv.conf.mt_address,
 		    (struct sockaddr *)&ss, &sslen) == -1) {
-			dr->state = DR_STOPPED;
+			dr->state = DR_NOADDR;
 			log_warnx("mt_address '%s' is not IP:port; the drain "
 			    "of %s is stopped until it is fixed",
 			    hv.conf.mt_address, dr->d->id);
@@ -629,6 +630,28 @@ drain_connect(struct drain *dr)
 	if (bufferevent_socket_connect(dr->bev, (struct sockaddr *)&ss,
 	    sslen) == -1)
 		drain_later(dr, "connect failed");
+}
+
+/*
+ * mt_address changed (SIGHUP): a drain connected to the old master
+ * target would keep shipping there, and one waiting for its retry would
+ * wait out its back-off; reconnect every drain now.  One stopped on a
+ * corrupt record stays stopped.
+ */
+void
+ingest_mt_changed(struct sdisk *d)
+{
+	struct drain	*dr = d->drain;
+
+	if (dr == NULL || dr->state == DR_STOPPED)
+		return;
+	if (dr->retry != NULL)
+		evtimer_del(dr->retry);
+	drain_close(dr);
+	dr->backoff = 0;
+	dr->state = DR_IDLE;
+	log_info("drain of %s: mt_address changed; reconnecting", d->id);
+	drain_connect(dr);
 }
 
 void

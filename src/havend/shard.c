@@ -501,7 +501,14 @@ parent_msg(struct ipc *ic, const struct frame *f, int fd, void *arg)
 			log_debug("reloaded the TLS certificates and CRL");
 		break;
 	case IMSG_RELOAD:
-		havend_reload_conf(0);
+		/* The drains connect to mt_address: follow a change now. */
+		addr = xstrdup(hv.conf.mt_address ? hv.conf.mt_address : "");
+		if (havend_reload_conf(0) == 0 && strcmp(addr,
+		    hv.conf.mt_address ? hv.conf.mt_address : "") != 0)
+			for (d = disks; d != NULL; d = d->next)
+				if (d->kind == SD_INGEST)
+					ingest_mt_changed(d);
+		free(addr);
 		break;
 	case IMSG_SHUTDOWN:
 		event_base_loopexit(shard_base, NULL);

@@ -78,6 +78,7 @@ void	ingest_batch_end(struct sdisk *);
 void	ingest_granted(struct sdisk *);
 void	ingest_conn_gone(struct sdisk *);
 void	ingest_close(struct sdisk *);
+void	ingest_mt_changed(struct sdisk *);
 
 int	apply_hello(struct dconn *, const struct frame *);
 int	apply_frame(struct dconn *, const struct frame *);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -148,10 +149,16 @@ test_bad_uris(void **state)
 	o.uri = "qemu";
 	assert_int_equal(virt_discover(&o, &inv, &cause), -1);
 	assert_non_null(strstr(cause, "not a libvirt URI"));
-	o.uri = "qemu:///system?socket=/nonexistent/libvirt-sock";
+	/* A socket in a directory that cannot exist: under a fresh one. */
+	char	 tmpl[] = "/tmp/haven-virt.XXXXXX", uri[128];
+
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(uri, sizeof(uri), "qemu:///system?socket=%s/none/sock", tmpl);
+	o.uri = uri;
 	assert_int_equal(virt_discover(&o, &inv, &cause), -1);
 	assert_non_null(strstr(cause, "cannot connect to libvirt at"));
 	assert_non_null(strstr(cause, "No such file or directory"));
+	rmdir(tmpl);
 	free(cause);
 }
 
