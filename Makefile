@@ -84,13 +84,15 @@ $(BIN)/haven-agent: $(AGENT_OBJ) $(BUILD)/libcommon.a
 AGENT_PKG  = $(BUILD)/agent/haven-agent-$(VERSION)
 agent-package: $(AGENT_PKG).tar.gz
 $(AGENT_PKG).tar.gz: $(AGENT_OBJ) $(BUILD)/libcommon.a packaging/install.sh \
-	    packaging/haven-agent.service packaging/haven-agent.init
+	    packaging/haven-agent.service packaging/haven-agent-replicate.service \
+	    packaging/haven-agent.init
 	@rm -rf $(AGENT_PKG) && mkdir -p $(AGENT_PKG)
 	@$(if $(V),,echo "  PKG     $@")
 	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -Wl,--as-needed \
 	    -o $(AGENT_PKG)/haven-agent $(AGENT_OBJ) $(BUILD)/libcommon.a $(LIBS)
 	$(Q)install -m 0755 packaging/install.sh $(AGENT_PKG)/install.sh
-	$(Q)install -m 0644 packaging/haven-agent.service $(AGENT_PKG)/
+	$(Q)install -m 0644 packaging/haven-agent.service \
+	    packaging/haven-agent-replicate.service $(AGENT_PKG)/
 	$(Q)install -m 0755 packaging/haven-agent.init $(AGENT_PKG)/
 	$(Q)echo $(VERSION) > $(AGENT_PKG)/VERSION
 	$(Q)tar -C $(BUILD)/agent --owner=0 --group=0 -czf $@.tmp \

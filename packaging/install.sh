@@ -70,8 +70,8 @@ fi
 
 service_stop() {
 	if [ $use_systemd = 1 ]; then
-		systemctl disable --now haven-agent.service >/dev/null 2>&1 ||
-		    true
+		systemctl disable --now haven-agent.service \
+		    haven-agent-replicate.service >/dev/null 2>&1 || true
 	elif [ -x "$initd/haven-agent" ]; then
 		"$initd/haven-agent" stop >/dev/null 2>&1 || true
 		if [ -z "$prefix" ]; then
@@ -87,7 +87,8 @@ service_stop() {
 if [ $uninstall = 1 ]; then
 	step "stopping and removing the haven-agent service"
 	service_stop
-	rm -f "$unitdir/haven-agent.service" "$initd/haven-agent" \
+	rm -f "$unitdir/haven-agent.service" \
+	    "$unitdir/haven-agent-replicate.service" "$initd/haven-agent" \
 	    "$run/haven-agent.pid"
 	[ $use_systemd = 1 ] && systemctl daemon-reload || true
 	step "removing $sbin/haven-agent, $etc and $state"
@@ -120,7 +121,8 @@ cp "$here/haven-agent" "$sbin/.haven-agent.new"
 chmod 0755 "$sbin/.haven-agent.new"
 mv -f "$sbin/.haven-agent.new" "$sbin/haven-agent"
 # Kept for 'haven-agent-install --uninstall' (and repairs).
-for f in install.sh haven-agent.service haven-agent.init; do
+for f in install.sh haven-agent.service haven-agent-replicate.service \
+    haven-agent.init; do
 	[ "$here/$f" = "$prefix/usr/local/lib/haven-agent/$f" ] && continue
 	mkdir -p "$prefix/usr/local/lib/haven-agent"
 	cp "$here/$f" "$prefix/usr/local/lib/haven-agent/$f"
@@ -164,12 +166,16 @@ subst() {
 service_stop
 if [ $use_systemd = 1 ]; then
 	step "installing the systemd unit"
-	subst "$here/haven-agent.service" >"$unitdir/haven-agent.service"
+	for u in haven-agent haven-agent-replicate; do
+		subst "$here/$u.service" >"$unitdir/$u.service"
+	done
 	rm -f "$initd/haven-agent"
 	systemctl daemon-reload
 	if [ $start = 1 ]; then
-		systemctl enable --now haven-agent.service
-		systemctl restart haven-agent.service
+		systemctl enable --now haven-agent.service \
+		    haven-agent-replicate.service
+		systemctl restart haven-agent.service \
+		    haven-agent-replicate.service
 	fi
 else
 	step "no systemd: installing $initd/haven-agent"
