@@ -487,7 +487,7 @@ ctl_prune(struct ctl *ctl, int argc, char **argv)
 int
 ctl_policy_throttle(struct ctl *ctl, int argc, char **argv)
 {
-	json_t	*a;
+	json_t	*a, *body;
 	char	*path;
 	int	 rc;
 
@@ -495,8 +495,9 @@ ctl_policy_throttle(struct ctl *ctl, int argc, char **argv)
 	if (ctl_check_id("policy", argv[0]) == -1)
 		return CTL_USAGE;
 	path = xasprintf("/api/v1/policies/%s/throttle", argv[0]);
-	a = ctl_request(ctl, "POST", path, json_pack("{s:s}", "throttle",
-	    argv[1]), &rc);
+	body = json_pack("{s:s}", "throttle", argv[1]);
+	a = ctl_request(ctl, "POST", path, body, &rc);
+	json_decref(body);
 	free(path);
 	if (a != NULL)
 		printf("policy %s: throttle %s (agents apply it at their next "
