@@ -6,12 +6,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/havend.sh"
 
-plan 18
+plan 21
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/haven-retention.XXXXXX")
 trap 'havend_teardown "$dir"; rm -rf "$dir"' EXIT
 
-havend_setup "$dir" || { echo "Bail out! MariaDB did not start"; exit 1; }
+# A 2 s heartbeat interval: control's sweep (and RPO check) runs that often.
+HAVEN_HEARTBEAT=2 havend_setup "$dir" || { echo "Bail out! MariaDB did not start"; exit 1; }
 echo "journal_segment = 1m" >>"$dir/havend.conf"
 havend_start "$dir" || { echo "Bail out! havend did not start"; exit 1; }
 B=$HAVEN_BIN
@@ -30,7 +31,7 @@ ag() { "$B/haven-agent" -c "$dir/agent/agent.conf" "$@"; }
 ag enroll --cs "127.0.0.1:$cp" --passphrase-file "$dir/pass" >/dev/null 2>&1
 ok $? "the agent enrolls"
 mid=$(jq -r .machine_id "$dir/agent/state/machine.json")
-hctl policy create short --interval 10 --rpo 60 --retention 20 >/dev/null &&
+hctl policy create short --interval 10 --rpo 10 --retention 20 >/dev/null &&
     hctl policy assign "$mid" short >/dev/null
 ok $? "a policy with 20 s retention is assigned"
 # No ps in agent.conf: the heartbeat answer carries the policy and the
@@ -66,6 +67,14 @@ is "$(echo "$old" | wc -w)" 4 "four points are listed"
 jbytes() { du -sb "$dir/retention" | cut -f1; }
 before=$(jbytes)
 
+alerts() { curl -s --unix-socket "$dir/havend.sock" http://localhost/api/v1/alerts; }
+has_rpo_alert() { alerts | jq -e --arg k "rpo:$mid" \
+    '[.alerts[] | select(.alert_key == $k or .key == $k)] | length > 0' >/dev/null; }
+no_rpo_alert() { ! has_rpo_alert; }
+wait_for 25 has_rpo_alert
+ok $? "no point for longer than the 10 s RPO threshold raises the rpo:$mid alert"
+like "$(alerts | jq -r '.alerts[].message')" "RPO|threshold" \
+    "... and its message names the RPO and the threshold"
 sleep 21
 dd if=/dev/urandom of="$dir/agent/disk0" bs=64k seek=1 count=1 conv=notrunc \
     2>/dev/null
@@ -73,6 +82,8 @@ ag replicate --once >/dev/null 2>&1
 cp "$dir/agent/disk0" "$dir/ref4"
 wait_for 20 npoints 5
 ok $? "the fifth point is complete"
+wait_for 10 no_rpo_alert
+ok $? "a fresh point clears the RPO alert"
 out=$(hctl prune 2>&1)
 like "$out" "dropped 4 points, freed [1-9][0-9]* bytes" \
     "havenctl prune drops the four old points and frees journal space"
