@@ -24,6 +24,7 @@
 #include <xxhash.h>
 
 #include "endian_be.h"
+#include "segfile.h"
 #include "cachelog.h"
 #include "util.h"
 
@@ -178,30 +179,19 @@ static int
 seg_create(struct cachelog *cl, uint64_t base, int *fdp, char **cause)
 {
 	uint8_t	 h[SEG_HDR];
-	char	*path, *tmp;
-	int	 fd, err;
+	char	*path = seg_path(cl, base);
+	int	 err;
 
-	path = seg_path(cl, base);
-	tmp = xasprintf("%s.tmp", path);
 	seg_hdr_encode(h, base);
-	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || pwrite_all(fd, h, sizeof(h), 0) == -1 ||
-	    fdatasync(fd) == -1 || rename(tmp, path) == -1 ||
-	    fsync(cl->dfd) == -1) {
+	if (segfile_create(cl->dfd, path, h, sizeof(h), fdp) == -1) {
 		err = errno;
 		set_cause(cause, "cannot create cache log segment %s: %s",
 		    path, strerror(err));
-		if (fd != -1)
-			close(fd);
-		unlink(tmp);
-		free(tmp);
 		free(path);
 		errno = err;
 		return -1;
 	}
-	free(tmp);
 	free(path);
-	*fdp = fd;
 	return 0;
 }
 
@@ -215,52 +205,26 @@ seg_push(struct cachelog *cl, uint64_t base, uint64_t last, uint64_t size)
 	cl->nsegs++;
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* The segments' bases (from their names), sorted; stale temporaries go. */
+/* The segments' bases (their names are the first seq), sorted. */
 static int
 list_segments(struct cachelog *cl, uint64_t **basep, size_t *np,
     char **cause)
 {
-	DIR		*d;
-	struct dirent	*de;
-	uint64_t	*v = NULL, first;
-	size_t		 n = 0, len;
-	char		*end, *p;
+	uint64_t	*v;
+	size_t		 n, i, k = 0;
 
-	if ((d = opendir(cl->dir)) == NULL) {
+	if (segfile_list(cl->dir, ".clog", &v, &n) == -1) {
 		set_cause(cause, "cannot read cache log directory %s: %s",
 		    cl->dir, strerror(errno));
 		return -1;
 	}
-	while ((de = readdir(d)) != NULL) {
-		len = strlen(de->d_name);
-		if (len == 25 && strcmp(de->d_name + 16, ".clog.tmp") == 0) {
-			p = xasprintf("%s/%s", cl->dir, de->d_name);
-			unlink(p);
-			free(p);
-			continue;
-		}
-		if (len != 21 || strcmp(de->d_name + 16, ".clog") != 0)
-			continue;
-		errno = 0;
-		first = strtoull(de->d_name, &end, 16);
-		if (end != de->d_name + 16 || errno != 0 || first == 0)
-			continue;
-		v = xrealloc(v, (n + 1) * sizeof(*v));
-		v[n++] = first - 1;
-	}
-	closedir(d);
-	if (n > 0)
-		qsort(v, n, sizeof(*v), cmp_u64);
+	for (i = 0; i < n; i++)
+		if (v[i] != 0)
+			v[k++] = v[i] - 1;
 	*basep = v;
-	*np = n;
+	*np = k;
 	return 0;
 }
 

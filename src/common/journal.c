@@ -22,6 +22,7 @@
 #include <xxhash.h>
 
 #include "endian_be.h"
+#include "segfile.h"
 #include "journal.h"
 #include "util.h"
 
@@ -145,30 +146,19 @@ static int
 seg_create(struct journal *j, uint64_t segno, int *fdp, char **cause)
 {
 	uint8_t	 h[SEG_HDR];
-	char	*path, *tmp;
-	int	 fd, err;
+	char	*path = seg_path(j, segno);
+	int	 err;
 
-	path = seg_path(j, segno);
-	tmp = xasprintf("%s.tmp", path);
 	seg_hdr_encode(h, segno);
-	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || pwrite_all(fd, h, sizeof(h), 0) == -1 ||
-	    fdatasync(fd) == -1 || rename(tmp, path) == -1 ||
-	    fsync(j->dfd) == -1) {
+	if (segfile_create(j->dfd, path, h, sizeof(h), fdp) == -1) {
 		err = errno;
 		set_cause(cause, "cannot create journal segment %s: %s", path,
 		    strerror(err));
-		if (fd != -1)
-			close(fd);
-		unlink(tmp);
-		free(tmp);
 		free(path);
 		errno = err;
 		return -1;
 	}
-	free(tmp);
 	free(path);
-	*fdp = fd;
 	return 0;
 }
 
@@ -182,50 +172,15 @@ seg_push(struct journal *j, uint64_t segno, uint64_t size, uint64_t maxseq)
 	j->nsegs++;
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static int
 list_segments(struct journal *j, uint64_t **vp, size_t *np, char **cause)
 {
-	DIR		*d;
-	struct dirent	*de;
-	uint64_t	*v = NULL, segno;
-	size_t		 n = 0, len;
-	char		*end, *p;
-
-	if ((d = opendir(j->dir)) == NULL) {
+	if (segfile_list(j->dir, ".jrnl", vp, np) == -1) {
 		set_cause(cause, "cannot read journal directory %s: %s",
 		    j->dir, strerror(errno));
 		return -1;
 	}
-	while ((de = readdir(d)) != NULL) {
-		len = strlen(de->d_name);
-		if (len == 25 && strcmp(de->d_name + 16, ".jrnl.tmp") == 0) {
-			p = xasprintf("%s/%s", j->dir, de->d_name);
-			unlink(p);
-			free(p);
-			continue;
-		}
-		if (len != 21 || strcmp(de->d_name + 16, ".jrnl") != 0)
-			continue;
-		errno = 0;
-		segno = strtoull(de->d_name, &end, 16);
-		if (end != de->d_name + 16 || errno != 0)
-			continue;
-		v = xrealloc(v, (n + 1) * sizeof(*v));
-		v[n++] = segno;
-	}
-	closedir(d);
-	if (n > 0)
-		qsort(v, n, sizeof(*v), cmp_u64);
-	*vp = v;
-	*np = n;
 	return 0;
 }
 
