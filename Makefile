@@ -41,7 +41,7 @@ PROGS	+= $(if $(SETUP_OBJ),$(BIN)/haven-setup)
 PROGS	+= $(if $(FB_OBJ),$(BIN)/haven-firstboot)
 
 .PHONY: all deps check check-fast unit integration e2e asan run bench clean fuzz \
-	agent-package image ova
+	agent-package image ova image-check
 all: $(PROGS) $(UNIT_BIN) $(TOOL_BIN)
 
 Q	 = $(if $(V),,@)
@@ -147,6 +147,22 @@ e2e: $(PROGS)
 check: check-fast
 	$(MAKE) fuzz FUZZ_TIME=15
 	$(MAKE) e2e
+	$(MAKE) image-check
+
+# The appliance: a bootable Debian 12 disk (image/), packed as an OVF/OVA
+# (ovf/), checked by booting it under qemu and importing it into the
+# vSphere simulator (tests/image/).
+IMAGE	 = $(BUILD)/image/haven-$(VERSION).raw
+OVA	 = $(BUILD)/ova/haven-$(VERSION).ova
+image: $(PROGS) agent-package
+	bash image/build.sh $(abspath $(BIN)) $(abspath $(AGENT_PKG).tar.gz) \
+	    $(abspath $(IMAGE)) $(VERSION)
+ova: image
+	bash ovf/build.sh $(abspath $(IMAGE)) $(abspath $(OVA)) $(VERSION)
+image-check: ova $(TOOL_BIN)
+	HAVEN_BIN=$(abspath $(BIN)) HAVEN_TOOLS=$(abspath $(BUILD)/tools) \
+	    HAVEN_IMAGE=$(abspath $(IMAGE)) HAVEN_OVA=$(abspath $(OVA)) \
+	    HAVEN_VERSION=$(VERSION) prove tests/image/*.t
 
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined \
