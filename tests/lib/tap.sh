@@ -41,10 +41,15 @@ wait_for() {
 	done
 }
 # A TCP port on 127.0.0.1 that nobody listens on.
+# Below the kernel's ephemeral range (ip_local_port_range), so an
+# outgoing connection cannot take the port before the server binds it.
 free_port() {
-	local p
+	local p lo hi
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null ||
+	    lo=32768
+	[ "${lo:-0}" -gt 12000 ] || lo=32768
 	while :; do
-		p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-		ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo $p; return; }
+		p=$(( 10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000) ))
+		ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo $p; return; }
 	done
 }
