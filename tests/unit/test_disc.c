@@ -19,7 +19,6 @@
 #include "util.h"
 
 /* job_discover.c reads the config of the process it runs in. */
-struct havend hv;
 
 static char	dir[] = "/tmp/haven-test-disc.XXXXXX";
 
