@@ -591,8 +591,9 @@ disk_reported(json_t *res, const char *err, void *arg)
 void
 repl_disk_report(const char *machine_id, json_t *disks)
 {
+	/* Bytes received and applied are counted by the servers (hist.c). */
 	static const char *const keys[] = { "state", "percent", "eta_s",
-	    "bytes_sent", "bytes_received", "bytes_applied", "error", NULL };
+	    "bytes_sent", "error", NULL };
 	json_t		*d, *args, *v;
 	const char	*name;
 	size_t		 i, k;

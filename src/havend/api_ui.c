@@ -17,6 +17,7 @@
 #include "api_ui.h"
 #include "control.h"
 #include "havend.h"
+#include "hist.h"
 #include "log.h"
 #include "pki.h"
 #include "util.h"
@@ -340,6 +341,7 @@ struct metrics_ctx {
 	json_t		*workers;
 	json_t		*db;		/* the status op's answer */
 	json_t		*alerts;
+	json_t		*disks;		/* hist.disks' answer */
 	int		 pending;
 };
 
@@ -503,8 +505,7 @@ metrics_finish(struct metrics_ctx *mc)
 
 	m_storage(&b, 0);
 	m_storage(&b, 1);
-	m_add(&b, "%s", "# Per-disk RPO and bytes received/applied come with "
-	    "replication.\n");
+	hist_metrics(&b, mc->disks);
 	fbuf_add(&b, "", 1);
 	api_reply_text(mc->r, 200, "text/plain; version=0.0.4; charset=utf-8",
 	    (const char *)b.data);
@@ -512,6 +513,7 @@ metrics_finish(struct metrics_ctx *mc)
 	json_decref(mc->workers);
 	json_decref(mc->db);
 	json_decref(mc->alerts);
+	json_decref(mc->disks);
 	free(mc);
 }
 
@@ -531,6 +533,16 @@ metrics_db(json_t *res, const char *err, void *arg)
 
 	if (err == NULL)
 		mc->db = json_incref(res);
+	metrics_finish(mc);
+}
+
+static void
+metrics_disks(json_t *res, const char *err, void *arg)
+{
+	struct metrics_ctx	*mc = arg;
+
+	if (err == NULL)
+		mc->disks = json_incref(res);
 	metrics_finish(mc);
 }
 
@@ -604,9 +616,10 @@ api_metrics(struct api_req *r)
 	mc->r = r;
 	mc->pending = 1;
 	if (control_db_up()) {
-		mc->pending += 2;
+		mc->pending += 3;
 		db_call("status", NULL, metrics_db, mc);
 		db_call("alert.list", NULL, metrics_alerts, mc);
+		db_call("hist.disks", NULL, metrics_disks, mc);
 	}
 	control_workers(metrics_workers, mc);
 }

@@ -172,6 +172,7 @@ apply_batch_end(struct sdisk *d)
 		free(cause);
 		return;
 	}
+	d->applied_synced = d->applied_bytes;
 	fbuf_init(&b);
 	frame_begin(&b, DT_ACK);
 	frame_put_u64(&b, D_SEQ, applied);

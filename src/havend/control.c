@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,6 +27,7 @@
 #include "api_ui.h"
 #include "control.h"
 #include "havend.h"
+#include "hist.h"
 #include "ipc.h"
 #include "log.h"
 #include "pki.h"
@@ -468,12 +470,38 @@ dispatch(struct evhttp_request *req, void *arg)
 	rt->fn(r);
 }
 
+/* Accept-Encoding lists gzip (or *), and not with q=0. */
+static int
+accepts_gzip(const char *ae)
+{
+	const char	*p = ae, *q;
+	size_t		 n;
+
+	while (*p != '\0') {
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t;,");
+		if ((n == 4 && strncasecmp(p, "gzip", 4) == 0) ||
+		    (n == 1 && *p == '*')) {
+			q = p + n + strspn(p + n, " \t");
+			if (strncmp(q, ";q=", 3) != 0 &&
+			    strncmp(q, "; q=", 4) != 0)
+				return 1;
+			q = strchr(q, '=') + 1;
+			return strtod(q, NULL) > 0;
+		}
+		p += strcspn(p, ",");
+	}
+	return 0;
+}
+
 static void
 www_serve(struct evhttp_request *req, struct lst *l)
 {
 	const struct www_file	*f;
 	const char		*uri = evhttp_request_get_uri(req);
 	struct evbuffer		*out;
+	struct evkeyvalq	*hdrs;
+	const char		*ae;
 	char			 name[128];
 	size_t			 n;
 
@@ -495,7 +523,15 @@ www_serve(struct evhttp_request *req, struct lst *l)
 		return;
 	}
 	out = evbuffer_new();
-	evbuffer_add_reference(out, f->data, f->len, NULL, NULL);
+	hdrs = evhttp_request_get_output_headers(req);
+	ae = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Accept-Encoding");
+	if (ae != NULL && accepts_gzip(ae) && f->gzlen < f->len) {
+		evbuffer_add_reference(out, f->gz, f->gzlen, NULL, NULL);
+		evhttp_add_header(hdrs, "Content-Encoding", "gzip");
+	} else
+		evbuffer_add_reference(out, f->data, f->len, NULL, NULL);
+	evhttp_add_header(hdrs, "Vary", "Accept-Encoding");
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", f->type);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -860,6 +896,7 @@ parent_msg(struct ipc *c, const struct frame *f, int fd, void *arg)
 			evtimer_del(sweep_ev);
 			struct timeval tv = { hv.conf.heartbeat_interval, 0 };
 			evtimer_add(sweep_ev, &tv);
+			hist_reload();
 		}
 		break;
 	case IMSG_SHUTDOWN:
@@ -937,6 +974,7 @@ control_main(int parent_fd)
 	tv.tv_sec = hv.conf.heartbeat_interval;
 	tv.tv_usec = 0;
 	evtimer_add(sweep_ev, &tv);
+	hist_start(base);
 	log_debug("serving");
 	event_base_dispatch(base);
 	ipc_flush(parent);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "control.h"
+#include "hist.h"
 #include "log.h"
 #include "repl.h"
 #include "util.h"
@@ -43,6 +44,10 @@ control_shard_event(json_t *ev)
 		return;
 	if (strcmp(name, "point") == 0) {
 		repl_point_event(ev);
+		return;
+	}
+	if (strcmp(name, "bytes") == 0) {
+		hist_bytes_event(ev);
 		return;
 	}
 	for (k = event_kinds; k->name != NULL; k++)

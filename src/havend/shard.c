@@ -28,6 +28,8 @@
 
 #define HANDSHAKE_TIMEOUT_S	15
 #define IDLE_TIMEOUT_S		300
+/* How often byte counts go to control (docs/replication.md "History"). */
+#define BYTES_REPORT_S		1
 
 
 struct event_base		*shard_base;
@@ -36,6 +38,7 @@ static struct ipc		*parent;
 static SSL_CTX			*ctx;
 static struct dconn		*conns;
 static struct sdisk		*disks;
+static struct event		*bytes_ev;
 
 static int
 shard_tls_load(void)
@@ -361,6 +364,38 @@ shard_event(json_t *ev)
 	free(s);
 }
 
+/*
+ * Deltas, not totals: a restarted shard starts from zero and control
+ * keeps adding, so its counters never go back.
+ */
+void
+shard_bytes_report(struct sdisk *d)
+{
+	uint64_t	rx = d->rx_durable - d->rx_reported;
+	uint64_t	ap = d->applied_synced - d->applied_reported;
+
+	if (rx == 0 && ap == 0)
+		return;
+	d->rx_reported = d->rx_durable;
+	d->applied_reported = d->applied_synced;
+	shard_event(json_pack("{s:s, s:s, s:I, s:I}", "event", "bytes", "disk",
+	    d->id, "received", (json_int_t)rx, "applied", (json_int_t)ap));
+}
+
+static void
+bytes_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct timeval	 tv = { BYTES_REPORT_S, 0 };
+	struct sdisk	*d;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	for (d = disks; d != NULL; d = d->next)
+		shard_bytes_report(d);
+	evtimer_add(bytes_ev, &tv);
+}
+
 static void
 shard_key_msg(uint16_t type, const char *key)
 {
@@ -430,6 +465,7 @@ sdisk_free(struct sdisk *d)
 	struct sdisk	**pp;
 	struct dconn	 *c = d->conn;
 
+	shard_bytes_report(d);
 	for (pp = &disks; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == d) {
 			*pp = d->next;
@@ -537,6 +573,8 @@ shard_main(int parent_fd, int no)
 		fatalx("shard cannot start without its certificates");
 	parent = ipc_new(shard_base, parent_fd, "parent", proto_specs, parent_msg,
 	    parent_closed, NULL);
+	bytes_ev = evtimer_new(shard_base, bytes_cb, NULL);
+	bytes_cb(-1, 0, NULL);
 	event_base_dispatch(shard_base);
 	while (conns != NULL)
 		dconn_free(conns);

@@ -43,12 +43,16 @@ struct sdisk {
 	struct event		*unblock_ev;
 	struct drain		*drain;
 	uint64_t		 rx_bytes;
+	uint64_t		 rx_durable;	/* of rx_bytes: committed */
+	uint64_t		 rx_reported;	/* of rx_durable: told control */
 	/* apply (master target) */
 	struct replica		*rep;
 	struct seal		*seal;
 	uint64_t		 disknum;
 	json_t			*points;	/* bookmarks applied, not synced */
 	uint64_t		 applied_bytes;
+	uint64_t		 applied_synced;	/* of applied_bytes: synced */
+	uint64_t		 applied_reported;
 	struct sdisk		*next;
 };
 
@@ -61,6 +65,8 @@ void		 dconn_refuse(struct dconn *, const char *, ...)
 /* Stop or resume reading a connection (back-pressure). */
 void		 dconn_pause(struct dconn *, int paused);
 void		 shard_event(json_t *);
+/* Bytes made durable or applied since the last report, as an event. */
+void		 shard_bytes_report(struct sdisk *);
 void		 shard_claim(struct sdisk *);
 void		 shard_released(struct sdisk *);
 struct sdisk	*sdisk_get(enum sdisk_kind, const char *id);

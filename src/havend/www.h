@@ -7,6 +7,8 @@ struct www_file {
 	const char		*type;
 	const unsigned char	*data;
 	size_t			 len;
+	const unsigned char	*gz;		/* the same, gzip -9n */
+	size_t			 gzlen;
 };
 extern const struct www_file www_files[];
 #endif

@@ -14,7 +14,7 @@ dir=$(mktemp -d /tmp/haven-ui.XXXXXX)
 trap 'havend_teardown "$dir"; rm -rf "$dir"' EXIT
 trap 'exit 1' INT TERM HUP
 
-plan 33
+plan 42
 havend_setup "$dir" && havend_start "$dir" || { echo "Bail out! havend did not start"; exit 1; }
 url="https://127.0.0.1:$(conf_get "$dir" admin_port)"
 jar=$dir/cookies
@@ -35,11 +35,26 @@ like "$h" "Content-Security-Policy: default-src 'self'" "with a CSP"
 like "$h" 'X-Content-Type-Options: nosniff' "and nosniff"
 grep -q '<script src="app.js" defer></script>' "$dir/index.html"; ok $? "index.html loads app.js"
 unlike "$(cat "$dir/index.html")" '<script>|[[:space:]]style=|[[:space:]]on[a-z]+=' "no inline script, style or handler (the CSP forbids them)"
-for f in app.js app.css favicon.svg; do
+for f in app.js chart.js app.css favicon.svg; do
 	is "$(curl -sk -o /dev/null -w '%{http_code}' "$url/$f")" 200 "$f is served"
 done
-size=$(cat "$root"/src/www/* | wc -c)
-[ "$size" -lt 100000 ]; ok $? "the whole UI is small ($size bytes)"
+# A browser that accepts gzip gets the compressed copy; the bytes are the
+# same files, and the whole UI stays small on a slow link.
+wire=0
+for f in index.html app.js chart.js app.css favicon.svg; do
+	h=$(curl -sk -D - -o "$dir/$f.gz" -H 'Accept-Encoding: gzip' "$url/$f")
+	gunzip -c "$dir/$f.gz" 2>/dev/null | cmp -s - "$root/src/www/$f" ||
+	    cmp -s "$dir/$f.gz" "$root/src/www/$f"
+	ok $? "$f over gzip is the file itself"
+	wire=$((wire + $(wc -c <"$dir/$f.gz")))
+done
+like "$(curl -sk -D - -o /dev/null -H 'Accept-Encoding: gzip, br' "$url/app.js")" \
+    'Content-Encoding: gzip' "app.js is sent gzipped when asked"
+unlike "$(curl -sk -D - -o /dev/null "$url/app.js")" 'Content-Encoding' \
+    "and plain to a client that does not accept gzip"
+unlike "$(curl -sk -D - -o /dev/null -H 'Accept-Encoding: gzip;q=0' "$url/app.js")" \
+    'Content-Encoding' "or refuses it with q=0"
+[ "$wire" -lt 60000 ]; ok $? "the whole UI is $wire bytes on the wire (under 60,000)"
 
 # Not signed in.
 r=$(c /api/v1/alerts)
