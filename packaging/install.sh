@@ -1,19 +1,21 @@
 #!/bin/sh
 # Install, upgrade, repair or remove the Haven agent (haven-agent).
 #
-#   install.sh --cs HOST:PORT --passphrase-file FILE    manual install
-#   install.sh --cs HOST:PORT --token-file FILE         push install
+#   install.sh --cs HOST:PORT --token-file FILE         one-time token
+#   install.sh --cs HOST:PORT --passphrase-file FILE    site passphrase
 #   install.sh --uninstall        (installed as haven-agent-install)
 #
 # Options: --prefix DIR installs under DIR (tests; default /),
 # --no-start does not enable or start the service.
 #
-# The passphrase is only ever read from a file (mode 0600), never taken
-# on the command line.  A token file is what the process server
-# uploaded for this push install: it is deleted as soon as the agent has
-# enrolled, or has failed to.  Re-running on an installed machine
-# replaces the binary and the service files and restarts the service
-# (upgrade, repair); an enrolled machine is not enrolled again.
+# Secrets are only ever read from files (mode 0600), never taken on the
+# command line.  A token file holds a one-time enrollment token: the one
+# the process server uploaded for this push install, or one from
+# 'havenctl token issue' for a manual install.  It is deleted as soon as
+# the agent has enrolled, or has failed to (a token works once anyway).
+# Re-running on an installed machine replaces the binary and the service
+# files and restarts the service (upgrade, repair); an enrolled machine
+# is not enrolled again.
 set -eu
 
 here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
 	--prefix) [ $# -ge 2 ] || die "--prefix needs DIR"; prefix=$2; shift ;;
 	--uninstall) uninstall=1 ;;
 	--no-start) start=0 ;;
-	-h|--help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) die "unknown option '$1' (--help lists them)" ;;
 	esac
 	shift
@@ -109,8 +111,9 @@ enrolled=0
 [ -f "$state/machine.json" ] && enrolled=1
 if [ $enrolled = 0 ]; then
 	[ -n "$cs" ] || die "which configuration server? give --cs HOST:PORT"
-	[ -n "$secret" ] || die "give --passphrase-file FILE (the passphrase " \
-	    "is never taken on the command line)"
+	[ -n "$secret" ] || die "give --token-file FILE ('havenctl token " \
+	    "issue' on the configuration server) or --passphrase-file FILE " \
+	    "(secrets are never taken on the command line)"
 	[ -r "$secret" ] || die "cannot read $secret"
 fi
 
@@ -154,8 +157,13 @@ else
 	step "enrolling with the configuration server at $cs"
 	mkdir -p "$state"
 	chmod 0700 "$state"
-	"$sbin/haven-agent" -c "$conf" enroll --cs "$cs" \
-	    --passphrase-file "$secret" || die "enrollment failed"
+	if [ -n "$token" ]; then
+		"$sbin/haven-agent" -c "$conf" enroll --cs "$cs" \
+		    --token-file "$token" || die "enrollment failed"
+	else
+		"$sbin/haven-agent" -c "$conf" enroll --cs "$cs" \
+		    --passphrase-file "$pass" || die "enrollment failed"
+	fi
 fi
 [ -n "$token" ] && rm -f "$token"
 

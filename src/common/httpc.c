@@ -57,7 +57,10 @@ httpc_addr(const struct httpc_opts *o)
 	if (u == NULL)
 		return "(no address)";
 	if ((p = strstr(u, "://")) != NULL)
-		return p + 3;
+		u = p + 3;
+	/* Not the user part (an enrollment token's id, docs/enrollment.md). */
+	if ((p = strchr(u, '@')) != NULL && strcspn(u, "/") > (size_t)(p - u))
+		u = p + 1;
 	return u;
 }
 

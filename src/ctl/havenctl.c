@@ -12,6 +12,7 @@
 
 #include "ctl_disc.h"
 #include "ctl_push.h"
+#include "ctl_token.h"
 #include "havenctl.h"
 #include "log.h"
 #include "util.h"
@@ -68,6 +69,15 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "push-install", 1, 1, CTL_PUSH_OPTIONS, ctl_push_install,
 	  CTL_PUSH_USAGE, "install (or upgrade, repair) the agent on a "
 	  "Linux machine over SSH and wait until it heartbeats" },
+	{ "token issue", 0, 0, CTL_TOKEN_ISSUE_OPTIONS, ctl_token_issue,
+	  CTL_TOKEN_ISSUE_USAGE, "a one-time enrollment token for a manual "
+	  "install (install.sh --token-file FILE); T: 90, 15m, 1h (the "
+	  "default, enroll_token_ttl), up to 7d" },
+	{ "token list", 0, 0, NULL, ctl_token_list, "",
+	  "enrollment tokens: live, used (by which machine), expired, "
+	  "revoked" },
+	{ "token revoke", 1, 1, "[--reason]", ctl_token_revoke,
+	  "ID [--reason TEXT]", "make an unused enrollment token unusable" },
 	{ "hypervisor refresh", 1, 1, NULL, ctl_hypervisor_refresh, "NAME",
 	  "discover a hypervisor now and wait for it" },
 	{ "hypervisor remove", 1, 1, NULL, ctl_hypervisor_remove, "NAME",

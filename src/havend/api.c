@@ -11,8 +11,10 @@
 #include "api_disc.h"
 #include "api_push.h"
 #include "api_ui.h"
+#include "enroll_token.h"
 #include "control.h"
 #include "havend.h"
+#include "hist.h"
 #include "log.h"
 #include "pki.h"
 #include "repl.h"
@@ -441,6 +443,8 @@ const struct api_route api_routes[] = {
 	    LST_UNIX | LST_ADMIN, AUTH_ADMIN, api_machine_replication },
 	{ EVHTTP_REQ_POST, "/api/v1/machines/{}/recover", LST_UNIX | LST_ADMIN,
 	    AUTH_ADMIN, api_machine_recover },
+	{ EVHTTP_REQ_GET, "/api/v1/machines/{}/history", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_machine_history },
 	{ EVHTTP_REQ_GET, "/api/v1/jobs", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
 	    api_jobs },
 	{ EVHTTP_REQ_GET, "/api/v1/jobs/{}", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
@@ -477,6 +481,12 @@ const struct api_route api_routes[] = {
 	    LST_UNIX | LST_ADMIN, AUTH_ADMIN, api_hypervisor_accept },
 	{ EVHTTP_REQ_POST, "/api/v1/push-install", LST_UNIX | LST_ADMIN,
 	    AUTH_ADMIN, api_push_install },
+	{ EVHTTP_REQ_GET, "/api/v1/tokens", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
+	    api_token_list },
+	{ EVHTTP_REQ_POST, "/api/v1/tokens", LST_UNIX | LST_ADMIN, AUTH_ADMIN,
+	    api_token_issue },
+	{ EVHTTP_REQ_POST, "/api/v1/tokens/{}/revoke", LST_UNIX | LST_ADMIN,
+	    AUTH_ADMIN, api_token_revoke },
 	{ EVHTTP_REQ_POST, "/api/v1/hypervisors/{}/refresh",
 	    LST_UNIX | LST_ADMIN, AUTH_ADMIN, api_hypervisor_refresh },
 	{ EVHTTP_REQ_GET, "/api/v1/vms", LST_UNIX | LST_ADMIN, AUTH_ADMIN,

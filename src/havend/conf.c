@@ -49,6 +49,11 @@ const struct conf_key haven_conf_keys[] = {
 	    "Where this process server's drain sends replication data: "
 	    "IP:port of the master target's data port. Unset: the master "
 	    "target on this appliance (127.0.0.1 and data_port)." },
+	{ "cs_address", CONF_STR, NULL, 0, 0, CONF_RELOAD, NULL,
+	    K(cs_address),
+	    "On a scale-out process server: host:port of the control port "
+	    "of the configuration server it enrolled with (haven-setup "
+	    "/ServerMode PS writes it). Unset on the configuration server." },
 	{ "state_dir", CONF_PATH, "/var/lib/haven", 0, 0, 0, NULL,
 	    K(state_dir),
 	    "Site CA, certificates, passphrase and other state." },
@@ -90,6 +95,19 @@ const struct conf_key haven_conf_keys[] = {
 	    CONF_SECRET | CONF_RELOAD, NULL, K(db_password_file),
 	    "File holding the MariaDB password; must be readable by its "
 	    "owner only (chmod 600)." },
+	{ "proxy_url", CONF_STR, NULL, 0, 0, CONF_RELOAD, NULL, K(proxy_url),
+	    "HTTP proxy for connections this appliance makes to the "
+	    "internet (the vault), as http://host:port. Unset: connect "
+	    "directly. haven-setup writes it from /ProxySettingsFilePath." },
+	{ "proxy_user", CONF_STR, NULL, 0, 0, CONF_RELOAD, NULL,
+	    K(proxy_user),
+	    "User name for the proxy; unset: the proxy needs no "
+	    "authentication." },
+	{ "proxy_password_file", CONF_PATH, NULL, 0, 0,
+	    CONF_SECRET | CONF_RELOAD, NULL, K(proxy_password_file),
+	    "File holding the proxy password sealed with the secrets key "
+	    "(state_dir/secrets.key, as stored account secrets are), never "
+	    "in clear; must be readable by its owner only (chmod 600)." },
 	{ "log_level", CONF_ENUM, "info", 0, 0, CONF_RELOAD, haven_log_levels,
 	    K(log_level),
 	    "Least severe message that is logged." },
@@ -111,6 +129,14 @@ const struct conf_key haven_conf_keys[] = {
 	{ "enroll_failures", CONF_INT, "5", 1, 1000, CONF_RELOAD, NULL,
 	    K(enroll_failures),
 	    "Failed enrollments allowed per address per minute before 429." },
+	{ "enroll_token_ttl", CONF_INT, "3600", 1, 604800, CONF_RELOAD, NULL,
+	    K(enroll_token_ttl),
+	    "Seconds a one-time enrollment token stays valid (push installs "
+	    "and 'havenctl token issue' without --valid)." },
+	{ "history_interval", CONF_INT, "60", 1, 3600, CONF_RELOAD, NULL,
+	    K(history_interval),
+	    "Seconds between samples of each disk's achieved RPO and bytes "
+	    "received and applied (the 24 h chart, kept 7 days)." },
 	{ NULL }
 };
 

@@ -19,6 +19,7 @@ struct haven_conf {
 	long long		 admin_port;
 	long long		 data_port;
 	char			*mt_address;	/* drain target; NULL: local */
+	char			*cs_address;	/* scale-out PS: its CS */
 	char			*state_dir;	/* CA, certificates, passphrase */
 	char			*cache_dir;
 	char			*retention_dir;
@@ -34,6 +35,9 @@ struct haven_conf {
 	char			*db_name;
 	char			*db_user;
 	char			*db_password_file;
+	char			*proxy_url;	/* NULL: direct */
+	char			*proxy_user;
+	char			*proxy_password_file;	/* sealed (secret.h) */
 	char			*log_level;
 	long long		 heartbeat_interval;
 	long long		 max_connections;
@@ -41,6 +45,8 @@ struct haven_conf {
 	long long		 max_header;
 	long long		 request_timeout;
 	long long		 enroll_failures;	/* per address per minute */
+	long long		 enroll_token_ttl;	/* seconds */
+	long long		 history_interval;	/* seconds between samples */
 };
 
 extern const struct conf_key haven_conf_keys[];

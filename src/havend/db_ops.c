@@ -15,6 +15,8 @@
 #include "db.h"
 #include "dbq.h"
 #include "disc.h"
+#include "enroll_token.h"
+#include "hist.h"
 #include "log.h"
 #include "util.h"
 
@@ -2030,6 +2032,12 @@ db_ops_find(const char *name)
 		if (strcmp(op->name, name) == 0)
 			return op;
 	for (op = db_ops_disc; op->name != NULL; op++)
+		if (strcmp(op->name, name) == 0)
+			return op;
+	for (op = db_ops_token; op->name != NULL; op++)
+		if (strcmp(op->name, name) == 0)
+			return op;
+	for (op = db_ops_hist; op->name != NULL; op++)
 		if (strcmp(op->name, name) == 0)
 			return op;
 	return NULL;

@@ -1,16 +1,23 @@
 /*
- * Enrollment by passphrase (docs/api.md, docs/enrollment.md).  The
- * passphrase never crosses the wire: each side proves it knows it with
- * an HMAC over fresh nonces.  Server nonces are single use and expire;
- * failures are counted per address and answered 429 past the limit.
+ * Enrollment by passphrase or one-time token (docs/api.md,
+ * docs/enrollment.md).  Neither crosses the wire: each side proves it
+ * knows it with an HMAC over fresh nonces.  A token names itself by
+ * its id at the challenge (the body's "token_id", or the user name of
+ * HTTP Basic authentication), so that the server proves with that
+ * token's key; its nonce then carries the key, and the enrollment uses
+ * the token up in the transaction that records the machine.  Server
+ * nonces are single use and expire; failures are counted per address
+ * and answered 429 past the limit.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "control.h"
+#include "enroll_token.h"
 #include "havend.h"
 #include "log.h"
 #include "pki.h"
@@ -23,6 +30,8 @@
 struct nonce {
 	char		 hex[65];
 	int64_t		 expires;
+	char		 token_id[TOKEN_ID_HEX + 1]; /* "": the passphrase */
+	uint8_t		 key[32];	/* the token's proof key */
 	struct nonce	*next;
 };
 
@@ -37,6 +46,13 @@ static struct nonce	*nonces;
 static int		 nnonces;
 static struct failure	*failures;
 
+static void
+nonce_free(struct nonce *n)
+{
+	OPENSSL_cleanse(n->key, sizeof(n->key));
+	free(n);
+}
+
 void
 enroll_expire(void)
 {
@@ -47,7 +63,7 @@ enroll_expire(void)
 	for (pp = &nonces; (n = *pp) != NULL;) {
 		if (n->expires <= now) {
 			*pp = n->next;
-			free(n);
+			nonce_free(n);
 			nnonces--;
 		} else
 			pp = &n->next;
@@ -112,8 +128,9 @@ rate_limited(struct api_req *r)
 	return 1;
 }
 
-/* Consume a nonce: 0 if it was issued and not yet used or expired. */
-static int
+/* Take a nonce that was issued and not yet used or expired (the
+ * caller frees it with nonce_free), or NULL. */
+static struct nonce *
 nonce_take(const char *hex)
 {
 	struct nonce	**pp, *n;
@@ -122,11 +139,10 @@ nonce_take(const char *hex)
 	for (pp = &nonces; (n = *pp) != NULL; pp = &n->next)
 		if (strcmp(n->hex, hex) == 0) {
 			*pp = n->next;
-			free(n);
 			nnonces--;
-			return 0;
+			return n;
 		}
-	return -1;
+	return NULL;
 }
 
 static int
@@ -136,30 +152,20 @@ is_hex64(const char *s)
 	    strspn(s, "0123456789abcdef") == 64;
 }
 
-void
-enroll_challenge(struct api_req *r)
+/* Issue a nonce and answer the challenge with a proof keyed by key
+ * (the passphrase's, or token_id's). */
+static void
+challenge_answer(struct api_req *r, const uint8_t key[32],
+    const char *token_id)
 {
 	const char	*cn = json_string_value(json_object_get(r->body,
 	    "client_nonce"));
 	struct nonce	*n;
-	uint8_t		 rnd[32], key[32];
-	char		*pass, *capem, *cause = NULL, proof[PROOF_HEX_LEN + 1];
+	uint8_t		 rnd[32];
+	char		*capem, proof[PROOF_HEX_LEN + 1];
 
-	if (rate_limited(r))
-		return;
-	if (!is_hex64(cn)) {
-		api_error(r, 400, "bad_request", "client_nonce must be 32 "
-		    "random bytes as 64 lower-case hex digits");
-		return;
-	}
-	if (pki_passphrase_read(&hv.conf, &pass, &cause) == -1) {
-		api_error(r, 500, "passphrase_unreadable", "%s", cause);
-		free(cause);
-		return;
-	}
 	enroll_expire();
 	if (nnonces >= NONCE_MAX) {
-		free(pass);
 		api_error(r, 503, "busy", "too many enrollments in progress; "
 		    "try again in a few minutes");
 		return;
@@ -168,18 +174,128 @@ enroll_challenge(struct api_req *r)
 	random_bytes(rnd, sizeof(rnd));
 	hex_encode(rnd, sizeof(rnd), n->hex);
 	n->expires = now_unix() + NONCE_TTL_S;
+	if (token_id != NULL) {
+		snprintf(n->token_id, sizeof(n->token_id), "%s", token_id);
+		memcpy(n->key, key, sizeof(n->key));
+	}
 	n->next = nonces;
 	nonces = n;
 	nnonces++;
 	capem = tls_cert_pem(control_ca());
-	proof_key(pass, key);
 	proof_make(key, "server", n->hex, cn, capem, proof);
-	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(pass, strlen(pass));
-	free(pass);
 	api_reply(r, 200, json_pack("{s:s, s:s, s:s}", "server_nonce", n->hex,
 	    "ca_certificate", capem, "server_proof", proof));
 	free(capem);
+}
+
+/* A token that cannot enroll: the db op's "[NNN] reason". */
+static void
+token_refused(struct api_req *r, const char *err)
+{
+	int	status = 503;
+
+	if (err[0] == '[' && strlen(err) > 6 && err[4] == ']') {
+		status = atoi(err + 1);
+		err += 6;
+	}
+	if (status == 403 || status == 404) {
+		record_failure(r->addr);
+		log_info("refused enrollment from %s: %s", r->addr, err);
+		api_error(r, 403, "token_refused", "%s", err);
+	} else
+		api_error(r, 503, "database_unavailable", "the enrollment "
+		    "token cannot be checked now (%s): try again in a minute",
+		    err);
+}
+
+static void
+challenge_token(json_t *res, const char *err, void *arg)
+{
+	struct api_req	*r = arg;
+	const char	*id, *sealed;
+	uint8_t		 key[32];
+	char		*cause = NULL;
+
+	if (err != NULL) {
+		token_refused(r, err);
+		return;
+	}
+	id = json_string_value(json_object_get(res, "id"));
+	sealed = json_string_value(json_object_get(res, "key_sealed"));
+	if (id == NULL || sealed == NULL || api_token_open(hv.conf.state_dir,
+	    id, sealed, key, &cause) == -1) {
+		api_error(r, 500, "token_unreadable", "%s", cause ? cause :
+		    "the token's row has no key");
+		free(cause);
+		return;
+	}
+	challenge_answer(r, key, id);
+	OPENSSL_cleanse(key, sizeof(key));
+}
+
+/* The token's id, when the client names one: 1 (id set), 0 (none), -1
+ * (answered: malformed). */
+static int
+challenge_token_id(struct api_req *r, char id[TOKEN_ID_HEX + 1])
+{
+	json_t		*v = json_object_get(r->body, "token_id");
+	const char	*h;
+
+	if (v != NULL) {
+		if (!token_id_ok(json_string_value(v))) {
+			api_error(r, 400, "bad_request", "token_id must be the "
+			    "16 hex digits after 'hvt1.' in the token");
+			return -1;
+		}
+		snprintf(id, TOKEN_ID_HEX + 1, "%s", json_string_value(v));
+		return 1;
+	}
+	h = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+	    "Authorization");
+	if (h == NULL)
+		return 0;
+	if (token_id_from_basic(h, id) == -1) {
+		api_error(r, 400, "bad_request", "the Authorization header of "
+		    "an enrollment carries a token id as the user name of "
+		    "Basic authentication, with no password");
+		return -1;
+	}
+	return 1;
+}
+
+void
+enroll_challenge(struct api_req *r)
+{
+	const char	*cn = json_string_value(json_object_get(r->body,
+	    "client_nonce"));
+	uint8_t		 key[32];
+	char		*pass, *cause = NULL, tid[TOKEN_ID_HEX + 1];
+	int		 t;
+
+	if (rate_limited(r))
+		return;
+	if (!is_hex64(cn)) {
+		api_error(r, 400, "bad_request", "client_nonce must be 32 "
+		    "random bytes as 64 lower-case hex digits");
+		return;
+	}
+	if ((t = challenge_token_id(r, tid)) == -1)
+		return;
+	if (t == 1) {
+		db_call("token.get", json_pack("{s:s}", "id", tid),
+		    challenge_token, r);
+		return;
+	}
+	if (pki_passphrase_read(&hv.conf, &pass, &cause) == -1) {
+		api_error(r, 500, "passphrase_unreadable", "%s", cause);
+		free(cause);
+		return;
+	}
+	proof_key(pass, key);
+	OPENSSL_cleanse(pass, strlen(pass));
+	free(pass);
+	challenge_answer(r, key, NULL);
+	OPENSSL_cleanse(key, sizeof(key));
 }
 
 struct enroll_ctx {
@@ -188,6 +304,7 @@ struct enroll_ctx {
 	char		*certpem;
 	char		*hostname;
 	char		*role;
+	char		 token_id[TOKEN_ID_HEX + 1];
 };
 
 static void
@@ -198,16 +315,23 @@ enrolled(json_t *res, const char *err, void *arg)
 	char			*capem;
 
 	(void)res;
-	if (err != NULL) {
+	if (err != NULL && ec->token_id[0] != '\0' && err[0] == '[') {
+		r->actor = xstrdup(ec->hostname);
+		audit(r, "machine.enroll.refused", NULL, "token %s: %s",
+		    ec->token_id, err + 6);
+		token_refused(r, err);
+	} else if (err != NULL) {
 		api_error(r, 503, "database_unavailable", "the certificate was "
 		    "issued but the machine could not be recorded (%s); "
 		    "enroll again", err);
 	} else {
-		log_info("enrolled %s %s (%s) from %s", ec->role, ec->id,
-		    ec->hostname, r->addr);
+		log_info("enrolled %s %s (%s) from %s%s%s", ec->role, ec->id,
+		    ec->hostname, r->addr, ec->token_id[0] ? " with enrollment "
+		    "token " : "", ec->token_id);
 		r->actor = xstrdup(ec->hostname);
-		audit(r, "machine.enroll", ec->id, "%s %s", ec->role,
-		    ec->hostname);
+		audit(r, "machine.enroll", ec->id, "%s %s%s%s", ec->role,
+		    ec->hostname, ec->token_id[0] ? ", enrollment token " : "",
+		    ec->token_id);
 		capem = tls_cert_pem(control_ca());
 		api_reply(r, 200, json_pack("{s:s, s:s, s:s, s:I}",
 		    "machine_id", ec->id, "certificate", ec->certpem,
@@ -252,9 +376,12 @@ enroll_submit(struct api_req *r)
 				    r->body, "proof"));
 	struct enroll_ctx	*ec;
 	struct tls_certinfo	 ci;
+	struct nonce		*n;
 	X509			*crt;
+	json_t			*args;
 	uint8_t			 key[32];
 	char			*pass, *cause = NULL, id[37];
+	char			 tid[TOKEN_ID_HEX + 1];
 	int			 bad;
 
 	if (rate_limited(r))
@@ -269,23 +396,45 @@ enroll_submit(struct api_req *r)
 		    "hostname, proof, and role 'agent' or 'ps'");
 		return;
 	}
-	if (nonce_take(sn) == -1) {
+	if ((n = nonce_take(sn)) == NULL) {
 		record_failure(r->addr);
 		api_error(r, 403, "bad_nonce", "the server nonce is unknown, "
 		    "used or expired (they last %d s and work once): start "
 		    "the enrollment again", NONCE_TTL_S);
 		return;
 	}
-	if (pki_passphrase_read(&hv.conf, &pass, &cause) == -1) {
-		api_error(r, 500, "passphrase_unreadable", "%s", cause);
-		free(cause);
-		return;
+	snprintf(tid, sizeof(tid), "%s", n->token_id);
+	if (tid[0] != '\0') {
+		/* The token was live at the challenge; "token.enroll"
+		 * checks it again as it uses it up. */
+		memcpy(key, n->key, sizeof(key));
+		nonce_free(n);
+	} else {
+		nonce_free(n);
+		if (pki_passphrase_read(&hv.conf, &pass, &cause) == -1) {
+			api_error(r, 500, "passphrase_unreadable", "%s", cause);
+			free(cause);
+			return;
+		}
+		proof_key(pass, key);
+		OPENSSL_cleanse(pass, strlen(pass));
+		free(pass);
 	}
-	proof_key(pass, key);
-	OPENSSL_cleanse(pass, strlen(pass));
-	free(pass);
 	bad = proof_verify(key, "client", sn, cn, csr, proof);
 	OPENSSL_cleanse(key, sizeof(key));
+	if (bad && tid[0] != '\0') {
+		record_failure(r->addr);
+		log_warnx("refused enrollment of %s from %s: wrong proof for "
+		    "enrollment token %s", host, r->addr, tid);
+		r->actor = xstrdup(host);
+		audit(r, "machine.enroll.refused", NULL, "wrong proof for "
+		    "enrollment token %s", tid);
+		api_error(r, 403, "bad_token", "the proof made with enrollment "
+		    "token %s is wrong: the token file was changed or cut; "
+		    "use the whole token as issued (it still works once)",
+		    tid);
+		return;
+	}
 	if (bad) {
 		record_failure(r->addr);
 		log_warnx("refused enrollment of %s from %s: wrong passphrase",
@@ -314,10 +463,17 @@ enroll_submit(struct api_req *r)
 	ec->certpem = tls_cert_pem(crt);
 	ec->hostname = xstrdup(host);
 	ec->role = xstrdup(role);
+	snprintf(ec->token_id, sizeof(ec->token_id), "%s", tid);
 	X509_free(crt);
-	db_call("machine.enroll", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, "
-	    "s:I}", "id", id, "hostname", host, "role", role, "address",
-	    r->addr, "cert_serial", ci.serial, "cert_fingerprint",
-	    ci.fingerprint, "cert_not_after", (json_int_t)ci.not_after),
-	    enrolled, ec);
+	args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id", id,
+	    "hostname", host, "role", role, "address", r->addr, "cert_serial",
+	    ci.serial, "cert_fingerprint", ci.fingerprint, "cert_not_after",
+	    (json_int_t)ci.not_after);
+	if (tid[0] != '\0') {
+		/* Uses the token and records the machine in one transaction:
+		 * of two racing with one token, one wins. */
+		json_object_set_new(args, "token_id", json_string(tid));
+		db_call("token.enroll", args, enrolled, ec);
+	} else
+		db_call("machine.enroll", args, enrolled, ec);
 }

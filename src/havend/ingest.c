@@ -348,6 +348,7 @@ ingest_batch_end(struct sdisk *d)
 		free(cause);
 		goto pump;
 	}
+	d->rx_durable = d->rx_bytes;
 	if (durable > d->acked && d->conn != NULL) {
 		send_u64(d->conn, DT_ACK, D_SEQ, durable);
 		d->acked = durable;
@@ -576,6 +577,39 @@ drain_event(struct bufferevent *bev, short what, void *arg)
 	    "check mt_address)");
 }
 
+/*
+ * No mt_address: the master target is this havend's own data port, on
+ * the address it listens on (the loopback of the same family when that
+ * is a wildcard, since one cannot connect to 0.0.0.0).
+ */
+static int
+drain_local_mt(struct sockaddr_storage *ss, int *sslen)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	const char		*a = hv.conf.listen_address;
+
+	memset(ss, 0, sizeof(*ss));
+	if (a != NULL && inet_pton(AF_INET6, a, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)hv.conf.data_port);
+		if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+			sin6->sin6_addr = in6addr_loopback;
+		*sslen = sizeof(*sin6);
+		return 0;
+	}
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)hv.conf.data_port);
+	if (a == NULL)
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (inet_pton(AF_INET, a, &sin->sin_addr) != 1)
+		return -1;
+	else if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*sslen = sizeof(*sin);
+	return 0;
+}
+
 static void
 drain_connect(struct drain *dr)
 {
@@ -612,13 +646,12 @@ drain_connect(struct drain *dr)
 			    hv.conf.mt_address, dr->d->id);
 			return;
 		}
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)hv.conf.data_port);
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		sslen = sizeof(*sin);
+	} else if (drain_local_mt(&ss, &sslen) == -1) {
+		dr->state = DR_NOADDR;
+		log_warnx("listen_address '%s' is not an IP address; set "
+		    "mt_address for the drain of %s", hv.conf.listen_address,
+		    dr->d->id);
+		return;
 	}
 	ssl = SSL_new(drain_ctx);
 	dr->bev = bufferevent_openssl_socket_new(shard_base, -1, ssl,

@@ -8,13 +8,18 @@
  *  2. log in with the account's password or key (sudo -S when the user
  *     is not root and the account says sudo);
  *  3. refuse anything but Linux on x86_64, with what it is;
- *  4. SFTP the package and the enrollment token (0600) to a private
- *     temporary directory, run install.sh --token-file (install.sh
- *     deletes the token after enrolling; the directory goes too);
- *  5. wait until the machine heartbeats to this CS.
+ *  4. make a one-time enrollment token for this job and target
+ *     (enroll_tokens, valid enroll_token_ttl seconds), SFTP the package
+ *     and the token (0600) to a private temporary directory, run
+ *     install.sh --token-file (install.sh deletes the token after
+ *     enrolling; the directory goes too);
+ *  5. wait until the machine heartbeats to this CS; a token the install
+ *     did not use (the machine was enrolled already, or the job failed)
+ *     is revoked.
  *
- * The token is the site passphrase in a file: it crosses the SSH
- * channel only, never a command line, and does not outlive the install.
+ * The token crosses the SSH channel only, never a command line, a log
+ * or the job's row (which name its id, not secret); the passphrase is
+ * not sent at all.
  */
 #include <sys/stat.h>
 
@@ -25,8 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "api_push.h"
 #include "dbq.h"
+#include "enroll_token.h"
 #include "havend.h"
 #include "job.h"
 #include "log.h"
@@ -52,6 +60,8 @@ struct push {
 	const char	*sudo_pfx;	/* "", "sudo -n" or "sudo -S -p ''" */
 	char		*sudo_in;	/* sudo -S's password line, or NULL */
 	json_t		*steps;
+	long long	 job_id;
+	char		 token_id[TOKEN_ID_HEX + 1]; /* "": none made */
 };
 
 static void
@@ -326,6 +336,86 @@ tail(const char *out, int lines)
 	return s > out ? s + 1 : out;
 }
 
+/*
+ * A one-time token for this push, bound to the job and the target, in
+ * token (wiped by the caller).  The job's id and who started it are
+ * found by the request nonce api_push.c put in the arguments.
+ */
+static int
+push_token(struct push *p, json_t *args, char token[TOKEN_LEN + 1],
+    char **cause)
+{
+	struct db_ops_token_new	 t;
+	MYSQL_RES		*res;
+	MYSQL_ROW		 r;
+	const char		*req = json_string_value(json_object_get(args,
+				    "request"));
+	char			*by = NULL, *sealed, id[TOKEN_ID_HEX + 1];
+	int			 rc;
+
+	if (req != NULL) {
+		if (DQ(p->m, &res, cause, "SELECT id, created_by FROM jobs "
+		    "WHERE kind = 'push' AND JSON_VALUE(args, '$.request') = ? "
+		    "ORDER BY id DESC LIMIT 1", DQS(req)) == -1)
+			return -1;
+		if ((r = dbq_row(&res)) != NULL) {
+			p->job_id = strtoll(r[0], NULL, 10);
+			by = xasprintf("%s (push job %s)", r[1], r[0]);
+			mysql_free_result(res);
+		}
+	}
+	if ((sealed = api_token_make(hv.conf.state_dir, id, token,
+	    cause)) == NULL) {
+		free(by);
+		return -1;
+	}
+	memset(&t, 0, sizeof(t));
+	t.id = id;
+	t.key_sealed = sealed;
+	t.valid_s = hv.conf.enroll_token_ttl;
+	t.purpose = "push";
+	t.target = p->address;
+	t.job_id = p->job_id;
+	t.created_by = by != NULL ? by : "push job";
+	rc = db_ops_token_insert(p->m, &t, cause);
+	free(sealed);
+	free(by);
+	if (rc == 0)
+		snprintf(p->token_id, sizeof(p->token_id), "%s", id);
+	return rc;
+}
+
+/* After the install: which machine used the token, or revoke it. */
+static void
+push_token_done(struct push *p, const char *mid)
+{
+	json_t		*t;
+	const char	*state, *used_by;
+	char		*cause = NULL;
+
+	if ((t = db_ops_token_get(p->m, p->token_id, &cause)) == NULL) {
+		log_warnx("push job: enrollment token %s: %s", p->token_id,
+		    cause);
+		free(cause);
+		return;
+	}
+	state = json_string_value(json_object_get(t, "state"));
+	used_by = json_string_value(json_object_get(t, "machine_id"));
+	if (state != NULL && strcmp(state, "used") == 0)
+		step(p, 78, "enrollment token %s used by machine %s",
+		    p->token_id, used_by ? used_by : "?");
+	else if (db_ops_token_revoke(p->m, p->token_id, "push job",
+	    "not needed: the machine was enrolled already", &cause) == 0)
+		step(p, 78, "machine %s was enrolled already: enrollment token "
+		    "%s revoked unused", mid, p->token_id);
+	else {
+		log_warnx("push job: cannot revoke enrollment token %s: %s",
+		    p->token_id, cause);
+		free(cause);
+	}
+	json_decref(t);
+}
+
 static int
 push_wait(struct push *p, const char *mid, const char *since, int wait_s,
     char **status, char **cause)
@@ -365,17 +455,19 @@ job_push(struct job *j, json_t *args, json_t **result, char **cause)
 	struct push	 p;
 	struct sshc	*c = NULL;
 	const char	*machine, *want;
-	char		*pkg = NULL, *pkgdata = NULL, *pass = NULL, *known;
+	char		*pkg = NULL, *pkgdata = NULL, *known;
+	char		 token[TOKEN_LEN + 1];
 	char		*key = NULL, *pinned = NULL, *out = NULL, *cmd = NULL;
 	char		*sysname = NULL, *os = NULL, *tmp = NULL, *cs = NULL;
 	char		*local = NULL, *mid = NULL, *mstatus = NULL, *since = NULL;
-	size_t		 pkglen, passlen;
+	size_t		 pkglen;
 	long long	 port, wait_s;
 	int		 status, first = 0, rc = -1;
 	MYSQL_RES	*res;
 	MYSQL_ROW	 r;
 
 	memset(&p, 0, sizeof(p));
+	memset(token, 0, sizeof(token));
 	p.j = j;
 	p.steps = json_array();
 	p.sudo_pfx = "";
@@ -524,19 +616,18 @@ job_push(struct job *j, json_t *args, json_t **result, char **cause)
 	free(cmd);
 	step(&p, 45, "uploaded %s (%zu bytes) to %s over SFTP", pkg, pkglen,
 	    tmp);
-	if (pki_passphrase_read(&hv.conf, &pass, cause) == -1)
+	if (push_token(&p, args, token, cause) == -1)
 		goto out;
-	passlen = strlen(pass);
 	cmd = xasprintf("%s/token", tmp);
-	rc = sshc_upload(c, pass, passlen, cmd, 0600, cause);
-	secret_free(pass);
-	pass = NULL;
+	rc = sshc_upload(c, token, strlen(token), cmd, 0600, cause);
+	OPENSSL_cleanse(token, sizeof(token));
 	free(cmd);
 	cmd = NULL;
 	if (rc == -1)
 		goto out;
 	rc = -1;
-	step(&p, 50, "uploaded the one-time enrollment token (mode 0600)");
+	step(&p, 50, "uploaded the one-time enrollment token %s (mode 0600, "
+	    "valid %lld s)", p.token_id, hv.conf.enroll_token_ttl);
 	if (json_is_string(json_object_get(args, "cs")))
 		cs = xstrdup(json_string_value(json_object_get(args, "cs")));
 	else {
@@ -578,6 +669,7 @@ job_push(struct job *j, json_t *args, json_t **result, char **cause)
 		step(&p, 75, "installed: %.*s", (int)strcspn(last, "\r\n"),
 		    last);
 	}
+	push_token_done(&p, mid);
 
 	/* 5. Enrolled and heartbeating. */
 	step(&p, 80, "waiting up to %lld s for machine %s to heartbeat",
@@ -587,10 +679,10 @@ job_push(struct job *j, json_t *args, json_t **result, char **cause)
 	step(&p, 100, "machine %s (%s) is %s and heartbeating", mid,
 	    p.address, mstatus);
 	*result = json_pack("{s:s, s:i, s:s, s:s, s:b, s:s, s:s, s:s, s:s, "
-	    "s:s, s:O}", "address", p.address, "port", p.port, "account",
+	    "s:s, s:s, s:O}", "address", p.address, "port", p.port, "account",
 	    p.account, "host_key", sshc_fingerprint(c), "host_key_new", first,
 	    "os", os, "uname", sysname, "machine_id", mid, "status", mstatus,
-	    "cs", cs, "steps", p.steps);
+	    "cs", cs, "token_id", p.token_id, "steps", p.steps);
 	rc = 0;
 out:
 	if (rc == -1 && first && *cause != NULL) {
@@ -602,6 +694,18 @@ out:
 		free(*cause);
 		*cause = c2;
 	}
+	if (rc == -1 && p.token_id[0] != '\0' && p.m != NULL) {
+		/* Whatever the install did, the token dies with the job. */
+		char *why = NULL, *by = xasprintf("push job %lld", p.job_id);
+
+		if (db_ops_token_revoke(p.m, p.token_id, by, "the push install "
+		    "failed", &why) == -1) {
+			log_warnx("push job: cannot revoke enrollment token "
+			    "%s: %s", p.token_id, why);
+			free(why);
+		}
+		free(by);
+	}
 	mysql_close(p.m);
 out0:
 	if (rc == -1 && *cause != NULL && p.steps != NULL)
@@ -609,7 +713,7 @@ out0:
 	sshc_close(c);
 	secret_free(p.secret);
 	secret_free(p.sudo_in);
-	secret_free(pass);
+	OPENSSL_cleanse(token, sizeof(token));
 	free(pkgdata);
 	free(pkg);
 	free(key);

@@ -4,7 +4,13 @@
 # password account with sudo, a key account (root), a wrong password,
 # the host key pinned on first use and a changed one refused, an
 # unsupported OS (a uname wrapper first in PATH via a forced command), the
-# pushed agent enrolling and heartbeating, repair, uninstall.
+# pushed agent enrolling with a one-time token and heartbeating, its disk
+# replicating to the real havend (recovered byte-identical), repair,
+# uninstall.  A failed push revokes its token; a copy of the token taken
+# during the install (as an intruder on the machine could) is refused
+# afterwards; neither the token nor the passphrase shows in any command
+# line (ps, and every command sshd ran, logged by a ForceCommand wrapper),
+# the job, the audit log, havend's or sshd's log, or API answers.
 # Needs root (ip netns, useradd), sshd, sudo; skipped otherwise.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,12 +40,12 @@ cleanup() {
 	sshd_ns_stop "$dir/ssh" >/dev/null 2>&1
 	userdel "$user" >/dev/null 2>&1
 	rm -f "/etc/sudoers.d/$user"
-	rm -rf "$dir"
+	[ -n "${KEEP:-}" ] || rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-plan 27
+plan 44
 
 # The "protected host": its files under $dir/root (HAVEN_AGENT_PREFIX,
 # set for every SSH session by sshd's SetEnv), a sudo user with a
@@ -55,17 +61,57 @@ ssh-keygen -q -t ed25519 -N '' -C haven-push -f "$dir/id_rsa"
 mkdir -p "$dir/ssh/authorized_keys"
 cp "$dir/id_rsa.pub" "$dir/ssh/authorized_keys/root"
 prefix_env="SetEnv HAVEN_AGENT_PREFIX=$dir/root"
-sshd_ns_start "$dir/ssh" "$prefix_env" || { fail "sshd in a netns"; exit 1; }
+# The password user's sessions go through a wrapper that logs each
+# command sshd runs and copies any push token it finds (what an intruder
+# on the machine could do during the install).
+mkdir -p "$dir/spy"
+chmod 1777 "$dir/spy"
+cat >"$dir/spy.sh" <<SPY
+#!/bin/sh
+printf '%s\n' "\$SSH_ORIGINAL_COMMAND" >>"$dir/spy/commands"
+for f in /tmp/haven-push.*/token; do
+	[ -f "\$f" ] && cp "\$f" "$dir/spy/stolen-token"
+done
+case "\$SSH_ORIGINAL_COMMAND" in
+internal-sftp) exec /usr/lib/openssh/sftp-server ;;
+esac
+exec /bin/sh -c "\$SSH_ORIGINAL_COMMAND"
+SPY
+chmod 0755 "$dir/spy.sh"
+spy_env="Match User $user
+ForceCommand $dir/spy.sh"
+sshd_ns_start "$dir/ssh" "$prefix_env" "$spy_env" ||
+    { fail "sshd in a netns"; exit 1; }
 pass "sshd listening on $SSHD_ADDR inside a network namespace"
 
 # havend's control port must be reachable from the namespace.
 havend_setup "$dir" || exit 1
 sed -i "s/^listen_address = .*/listen_address = $SSHD_HOST_ADDR/" \
     "$dir/havend.conf"
+# No mt_address: the drain finds this appliance's own master target on
+# the address havend listens on (the veth address, not 127.0.0.1).
 havend_start "$dir" || exit 1
 mkdir -p "$dir/state/repository"
 cp "$PKG" "$dir/state/repository/"
 cport=$(conf_get "$dir" control_port)
+dport=$(conf_get "$dir" data_port)
+ns=$(cat "$dir/ssh/netns")
+TOKEN_RE='hvt1\.[0-9a-f]{16}\.[0-9a-f]{64}'
+api() {	# PATH: a GET on the unix socket
+	curl -s --max-time 20 --unix-socket "$dir/havend.sock" "http://localhost$1"
+}
+ptoken() {	# JQ-FILTER over the push tokens, newest first
+	hctl --json token list | jq -r "[.tokens[] | select(.purpose == \"push\")] | $1"
+}
+# ps_watch: every command line on the host while a push runs (the
+# namespace shares the process table), until ps_stop.
+ps_watch() {
+	rm -f "$dir/ps.stop"
+	( while [ ! -e "$dir/ps.stop" ]; do ps -eo args; sleep 0.02; done \
+	    >>"$dir/ps.log" 2>&1 ) &
+	ps_pid=$!
+}
+ps_stop() { touch "$dir/ps.stop"; wait "$ps_pid"; }
 
 secret() { printf '%s' "$2" >"$dir/$1.secret"; chmod 0600 "$dir/$1.secret"; }
 secret pw "$pw"
@@ -95,20 +141,43 @@ has "$out" "first connection: recorded the host key of $SSHD_ADDR:22: $fp" \
 is "$(cat "$dir/state/push_known_hosts")" "$SSHD_ADDR:22 $fp" \
     "pinned in state_dir/push_known_hosts"
 
+# A push whose install fails after the token was made (the agent cannot
+# reach this CS's control port): the job fails and its token is revoked.
+closed=$(free_port)
+out=$(push $SSHD_ADDR --account pw --cs "$SSHD_HOST_ADDR:$closed" --wait 5)
+rc=$?
+is "$rc" 1 "a push whose enrollment fails: exit 1"
+like "$(printf '%s' "$out" | tr '\n' ' ')" "install.sh failed on $SSHD_ADDR.*Connection refused.*enrollment failed" \
+    "... says install.sh could not enroll"
+is "$(ptoken '.[0].state + " " + .[0].target + " " + .[0].revoke_reason')" \
+    "revoked $SSHD_ADDR the push install failed" \
+    "... and its token is revoked, bound to the target"
+rm -f "$dir/spy/stolen-token"
+
 # The password account with sudo: installs, enrolls, heartbeats.
+ps_watch
 out=$(push $SSHD_ADDR --account pw --wait 60); rc=$?
+ps_stop
 is "$rc" 0 "password account with sudo: push install succeeds"
 [ $rc = 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
 has "$out" "host key of $SSHD_ADDR:22 matches the pinned $fp" \
     "the pinned host key matches"
 like "$out" "runs .*Linux x86_64.*sudo works" "OS and sudo checked"
-like "$out" "uploaded the one-time enrollment token" "token uploaded"
+like "$out" "uploaded the one-time enrollment token [0-9a-f]{16} \(mode 0600, valid 3600 s\)" \
+    "a one-time token uploaded, valid enroll_token_ttl (1 h)"
+tid=$(printf '%s' "$out" | sed -n 's/.*enrollment token \([0-9a-f]\{16\}\) (mode.*/\1/p')
+job=$(hctl --json job list | jq -r '[.jobs[] | select(.kind == "push")][0].id')
+like "$out" "enrollment token $tid used by machine [0-9a-f-]{36}" \
+    "the job says the token was used, and by which machine"
 like "$out" "machine [0-9a-f-]{36} enrolled and heartbeating" \
     "the agent enrolled and heartbeats"
 mid=$(jq -r .machine_id "$dir/root/var/lib/haven-agent/machine.json")
 st=$(hctl machine list --json | jq -r --arg id "$mid" \
     '.machines[] | select(.id == $id) | .status')
 like "$st" "enrolled|connected" "the machine is in the CS's list ($st)"
+is "$(ptoken ".[] | select(.id == \"$tid\") | [.state, .target, (.job | tostring), .machine_id] | join(\" \")")" \
+    "used $SSHD_ADDR $job $mid" \
+    "token list: used, bound to the target and the job, by this machine"
 [ -x "$dir/root/usr/local/sbin/haven-agent" ] && \
     grep -q "^cs = $SSHD_HOST_ADDR:$cport" "$dir/root/etc/haven/agent.conf"
 ok $? "binary in PREFIX/usr/local/sbin, agent.conf names the CS"
@@ -124,12 +193,103 @@ else
 	pass "the passphrase is nowhere on the machine or in the logs"
 fi
 
+# The token, copied by the spy while install.sh had not yet run, is the
+# one the job made; used once, it is refused.
+grep -qE "^$TOKEN_RE\$" "$dir/spy/stolen-token" 2>/dev/null &&
+    grep -q "^hvt1\.$tid\." "$dir/spy/stolen-token"
+ok $? "the spy copied the pushed token during the install (the check below can see one)"
+install -m 0600 "$dir/spy/stolen-token" "$dir/stolen"
+mkdir -p "$dir/intruder"
+echo "state_dir = $dir/intruder/state" >"$dir/intruder/agent.conf"
+out=$("$dir/root/usr/local/sbin/haven-agent" -c "$dir/intruder/agent.conf" \
+    enroll --cs "$SSHD_HOST_ADDR:$cport" --token-file "$dir/stolen" 2>&1)
+is "$?" 1 "the copied token, used again: refused"
+like "$out" "this enrollment token was already used at [0-9-]+ [0-9:]+ UTC by $(hostname) \($SSHD_ADDR, machine $mid\): start the push install again" \
+    "... saying when, by which host, and what to do"
+
+# Where neither the token nor the passphrase may be.
+stolen=$(cat "$dir/stolen")
+leaks=""
+for f in "$dir/ps.log" "$dir/spy/commands" "$dir/ssh/sshd.log" \
+    "$dir/havend.log"; do
+	grep -qF -e "$stolen" -e "$pass_phrase" "$f" && leaks="$leaks $f"
+	grep -qE "$TOKEN_RE" "$f" && leaks="$leaks $f(token)"
+done
+for p in /api/v1/jobs "/api/v1/jobs/$job" /api/v1/audit /api/v1/tokens \
+    /api/v1/machines /api/v1/status; do
+	api "$p" >"$dir/answer.json"
+	grep -qF -e "$stolen" -e "$pass_phrase" "$dir/answer.json" &&
+	    leaks="$leaks $p"
+	grep -qE "$TOKEN_RE" "$dir/answer.json" && leaks="$leaks $p(token)"
+done
+is "$leaks" "" "no token or passphrase in ps, sshd's commands or log, havend's log, the job, the audit log, API answers"
+like "$(grep -c "install.sh --cs $SSHD_HOST_ADDR:$cport --token-file /tmp/haven-push\.[A-Za-z0-9]*/token" \
+    "$dir/ps.log" "$dir/spy/commands" | paste -sd' ')" ":[1-9][0-9]* .*:[1-9]" \
+    "... which did see the install command (a file name, not the token)"
+
+# --- The pushed agent replicates a disk to this havend ---------------------
+# A 24 MiB file disk on the "machine": random data with holes.  The
+# installed service (init script, in the namespace) streams it to the
+# data port; the point is recovered and compared byte for byte.
+MiB=$((1 << 20))
+disk=$dir/root/data/disk0.img
+mkdir -p "$dir/root/data"
+head -c $((24 * MiB)) /dev/urandom >"$disk"
+dd if=/dev/zero of="$disk" bs=$MiB seek=8 count=5 conv=notrunc status=none
+cat >>"$dir/root/etc/haven/agent.conf" <<CONF
+disks = $disk
+ps = $SSHD_HOST_ADDR:$dport
+snapshot = none
+interval = 10
+app_consistent_interval = 0
+quiesce_dir = $dir/root/etc/haven/quiesce.d
+CONF
+cp "$disk" "$dir/ref0.img"
+ip netns exec "$ns" "$dir/root/etc/init.d/haven-agent" restart >/dev/null
+ok $? "the installed service restarts with a disk (in the machine's namespace)"
+points() { hctl points list "$mid" 2>/dev/null | awk '$1 ~ /^[0-9]+$/ { print $1 }'; }
+has_points() { [ "$(points | wc -l)" -ge "$1" ]; }
+wait_for 90 has_points 1
+rc=$?
+ok $rc "a recovery point of the pushed machine is listed"
+if [ $rc != 0 ]; then
+	tail -n 15 "$dir/root/var/log/haven-agent.log" | sed 's/^/# agent: /'
+	grep -i "stream\|data\|shard" "$dir/havend.log" | tail -n 10 |
+	    sed 's/^/# havend: /'
+fi
+p1=$(points | sort -n | tail -n 1)
+img=$(printf '%s' "${disk#/}" | tr / _).img
+hctl recover "$mid" --point "$p1" --out "$dir/rec1" >"$dir/recover.out" 2>&1 &&
+    cmp "$dir/rec1/$img" "$dir/ref0.img"
+ok $? "point $p1 recovered byte-identical to the disk"
+# Change 1 MiB and wait for a point taken after it (interval 10 s; a
+# point's id is at least the unix time its cycle started).
+cp "$disk" "$dir/ref1.img"
+dd if=/dev/urandom of="$dir/ref1.img" bs=$MiB seek=3 count=1 conv=notrunc \
+    status=none
+cp "$dir/ref1.img" "$disk.new" && mv "$disk.new" "$disk"
+changed=$(( $(date +%s) + 1 ))
+point_after() { [ "$(points | sort -n | tail -n 1)" -ge "$changed" ] 2>/dev/null; }
+wait_for 60 point_after
+ok $? "a point taken after the disk changed"
+p2=$(points | sort -n | tail -n 1)
+hctl recover "$mid" --point "$p2" --out "$dir/rec2" >>"$dir/recover.out" 2>&1 &&
+    cmp "$dir/rec2/$img" "$dir/ref1.img"
+rc=$?
+ok $rc "point $p2 recovered byte-identical to the changed disk"
+[ $rc = 0 ] || sed 's/^/# /' "$dir/recover.out" | tail -n 5
+
 # The key account (root): a repair of the installed agent, same machine.
 out=$(push $SSHD_ADDR --account key --wait 60); rc=$?
 is "$rc" 0 "key account (root): push again succeeds (repair)"
 [ $rc = 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
 like "$out" "logged in as root with a key" "logged in with the key"
 like "$out" "machine $mid enrolled" "the same machine, not enrolled anew"
+like "$out" "machine $mid was enrolled already: enrollment token [0-9a-f]{16} revoked unused" \
+    "the token a repair did not need is revoked"
+rtid=$(printf '%s' "$out" | sed -n 's/.*enrollment token \([0-9a-f]\{16\}\) revoked unused.*/\1/p')
+is "$(ptoken ".[] | select(.id == \"$rtid\") | .state + \" \" + .revoke_reason")" \
+    "revoked not needed: the machine was enrolled already" "... token list says so"
 
 # An unsupported OS: uname says FreeBSD, through a forced command that
 # puts a wrapper first in PATH for this key (sshd's SetEnv cannot
@@ -164,5 +324,5 @@ is "$rc" 0 "the operator accepts the new key with --host-key"
 "$dir/root/usr/local/sbin/haven-agent-install" --uninstall \
     --prefix "$dir/root" >/dev/null 2>&1
 ok $? "haven-agent-install --uninstall"
-rest=$(find "$dir/root" -type f | grep -v "/var/log/\|/run/" | head)
+rest=$(find "$dir/root" -type f | grep -v "/var/log/\|/run/\|/data/" | head)
 is "$rest" "" "nothing of the agent is left"
