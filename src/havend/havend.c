@@ -517,6 +517,9 @@ job_spawn(uint64_t id, const char *kind, const char *args)
 		close(hv.control_fd);
 		close(hv.admin_fd);
 		close(hv.unix_fd);
+		/* The parent's bookkeeping of this job is not the job's. */
+		event_free(j->restart_ev);
+		free(j);
 		job_main(fd, id, kind, args);
 	}
 	j->pid = pid;
