@@ -17,7 +17,6 @@
 #include "log.h"
 #include "replicate.h"
 #include "tls.h"
-#include "token.h"
 #include "util.h"
 
 #ifndef HAVEN_VERSION
@@ -88,13 +87,9 @@ static const struct conf_key agent_conf_keys[] = {
 
 static int	agent_status(struct agent *, int, char **);
 static int	agent_help(struct agent *, int, char **);
-static int	agent_enroll_cmd(struct agent *, int, char **);
-
-/* The id of the one-time token being enrolled with, or "". */
-static char	agent_token_id[TOKEN_ID_HEX + 1];
 
 static const struct agent_cmd agent_cmds[] = {
-	{ "enroll", agent_enroll_cmd,
+	{ "enroll", agent_enroll,
 	  "--cs HOST:PORT --passphrase-file FILE|--token-file FILE "
 	  "[--role agent|ps] [--force]",
 	  "prove the passphrase (or a one-time enrollment token) to the "
@@ -142,71 +137,11 @@ agent_cs_url(const char *cs, char **cause)
 		goto bad;
 	if (strpbrk(cs, "/?#@ \t") != NULL)
 		goto bad;
-	/* A token's id as the URL's user: curl sends it as HTTP Basic
-	 * authentication with no password (docs/enrollment.md). */
-	if (agent_token_id[0] != '\0')
-		return xasprintf("https://%s@%s", agent_token_id, cs);
 	return xasprintf("https://%s", cs);
 bad:
 	set_cause(cause, "'%s' is not HOST:PORT (e.g. cs.example.com:443, "
 	    "192.0.2.10:443 or [2001:db8::10]:443)", cs);
 	return NULL;
-}
-
-/*
- * enroll with a one-time token: --token-file FILE, or a token in the
- * --passphrase-file.  The token is read where a passphrase is (its
- * proof key is made the same way, by enroll.c); the configuration
- * server must also learn which token it is before it proves itself, so
- * the token's id, which is not secret, goes in the URL's user part.
- */
-static int
-agent_enroll_cmd(struct agent *a, int argc, char **argv)
-{
-	char		**av, *cause = NULL;
-	const char	 *file = NULL, *arg;
-	int		  i, rc, is_token = 0, tokflag = 0;
-
-	av = xcalloc((size_t)argc + 1, sizeof(*av));
-	for (i = 0; i < argc; i++) {
-		arg = argv[i];
-		av[i] = xstrdup(arg);
-		if (strcmp(arg, "--token-file") == 0 ||
-		    strcmp(arg, "--passphrase-file") == 0) {
-			if (i + 1 < argc)
-				file = argv[i + 1];
-		} else if (strncmp(arg, "--token-file=", 13) == 0 ||
-		    strncmp(arg, "--passphrase-file=", 18) == 0)
-			file = strchr(arg, '=') + 1;
-		if (strncmp(arg, "--token-file", 12) == 0 &&
-		    (arg[12] == '\0' || arg[12] == '=')) {
-			tokflag = 1;
-			free(av[i]);
-			av[i] = xasprintf("--passphrase-file%s", arg + 12);
-		}
-	}
-	/* An unreadable file is reported by enroll, which reads it too. */
-	if (file != NULL && token_file_id(file, &is_token, agent_token_id,
-	    &cause) == -1) {
-		free(cause);
-		cause = NULL;
-	}
-	if (tokflag && file != NULL && !is_token && access(file, R_OK) == 0) {
-		fprintf(stderr, "haven-agent: %s does not hold an enrollment "
-		    "token (hvt1.<16 hex>.<64 hex>): put the token of "
-		    "'havenctl token issue' in it, or give a passphrase "
-		    "file with --passphrase-file\n", file);
-		rc = AGENT_FAIL;
-	} else {
-		if (!is_token)
-			agent_token_id[0] = '\0';
-		rc = agent_enroll(a, argc, av);
-	}
-	agent_token_id[0] = '\0';
-	for (i = 0; i < argc; i++)
-		free(av[i]);
-	free(av);
-	return rc;
 }
 
 void

@@ -21,6 +21,7 @@ struct enroll {
 	const char	*passphrase_file;
 	const char	*role;
 	int		 force;
+	int		 token_only;	/* --token-file: must be a token */
 	char		*url;
 	char		*ca_file;
 	char		 hostname[256];
@@ -81,6 +82,7 @@ enroll_args(struct agent *a, struct enroll *en, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "cs",			required_argument, NULL, 'c' },
 		{ "passphrase-file",	required_argument, NULL, 'p' },
+		{ "token-file",		required_argument, NULL, 't' },
 		{ "role",		required_argument, NULL, 'r' },
 		{ "force",		no_argument,	   NULL, 'f' },
 		{ NULL,			0,		   NULL, 0 }
@@ -95,6 +97,9 @@ enroll_args(struct agent *a, struct enroll *en, int argc, char **argv)
 		case 'c':
 			en->cs = optarg;
 			break;
+		case 't':
+			en->token_only = 1;
+			/* FALLTHROUGH */
 		case 'p':
 			en->passphrase_file = optarg;
 			break;
@@ -116,7 +121,8 @@ enroll_args(struct agent *a, struct enroll *en, int argc, char **argv)
 		    "server? give --cs HOST:PORT");
 	if (en->passphrase_file == NULL)
 		return agent_usage_error("enroll", "give --passphrase-file "
-		    "FILE (the passphrase is never taken on the command line)");
+		    "FILE or --token-file FILE (the secret is never taken on "
+		    "the command line)");
 	if (strcmp(en->role, "agent") != 0 && strcmp(en->role, "ps") != 0)
 		return agent_usage_error("enroll", "--role is agent or ps, "
 		    "not '%s'", en->role);
@@ -147,6 +153,13 @@ agent_enroll(struct agent *a, int argc, char **argv)
 	free(mpath);
 	if (enrollc_passphrase(&en.c, en.passphrase_file, &cause) == -1)
 		goto out;
+	if (en.token_only && en.c.token_id[0] == '\0') {
+		set_cause(&cause, "%s does not hold an enrollment token "
+		    "(hvt1.<16 hex>.<64 hex>): put the output of 'havenctl "
+		    "token issue' in it, or give a passphrase file with "
+		    "--passphrase-file", en.passphrase_file);
+		goto out;
+	}
 	if (gethostname(en.hostname, sizeof(en.hostname)) == -1)
 		snprintf(en.hostname, sizeof(en.hostname), "unknown");
 	en.hostname[sizeof(en.hostname) - 1] = '\0';

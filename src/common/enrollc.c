@@ -13,6 +13,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "tls.h"
+#include "token.h"
 #include "util.h"
 
 int
@@ -37,6 +38,8 @@ enrollc_passphrase(struct enrollc *en, const char *passphrase_file,
 		free(pass);
 		return -1;
 	}
+	if (token_parse(pass, len, en->token_id) == -1)
+		en->token_id[0] = '\0';
 	proof_key(pass, en->proof_key);
 	OPENSSL_cleanse(pass, len);
 	free(pass);
@@ -65,6 +68,9 @@ enrollc_challenge(struct enrollc *en, char **cause)
 	random_bytes(cn, sizeof(cn));
 	hex_encode(cn, sizeof(cn), en->client_nonce);
 	req = json_pack("{s:s}", "client_nonce", en->client_nonce);
+	if (en->token_id[0] != '\0')
+		json_object_set_new(req, "token_id",
+		    json_string(en->token_id));
 	log_debug("asking %s for an enrollment challenge", en->cs);
 	if (httpc_call(&o, "POST", "/api/v1/enroll/challenge", req, NULL, &ans,
 	    &why) == -1) {

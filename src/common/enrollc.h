@@ -20,6 +20,9 @@ struct enrollc {
 	const char	*hostname;	/* sent as the machine's name */
 	const char	*ca_file;	/* where the proven CA is written (0644)
 					   before the request that needs it */
+	/* Set by enrollc_passphrase(): the id of a one-time token, "" for
+	 * the passphrase.  Sent with the challenge (not secret). */
+	char		 token_id[17];
 	/* Out, on success: */
 	char		*machine_id;
 	char		*ca_pem;
@@ -35,7 +38,9 @@ struct enrollc {
 
 /*
  * The proof key from a passphrase file (owner-only, one line, not
- * empty); the passphrase itself is wiped at once.
+ * empty); the passphrase itself is wiped at once.  A file holding a
+ * one-time enrollment token (token.h) works the same way and sets
+ * token_id.
  */
 int	enrollc_passphrase(struct enrollc *, const char *passphrase_file,
 	    char **cause);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -63,54 +62,4 @@ token_id_ok(const char *id)
 {
 	return id != NULL && strlen(id) == TOKEN_ID_HEX &&
 	    is_lower_hex(id, TOKEN_ID_HEX);
-}
-
-int
-token_id_from_basic(const char *h, char id[TOKEN_ID_HEX + 1])
-{
-	unsigned char	out[64];
-	size_t		n;
-	int		len;
-
-	if (h == NULL || strncasecmp(h, "Basic ", 6) != 0)
-		return -1;
-	h += 6;
-	while (*h == ' ')
-		h++;
-	n = strlen(h);
-	while (n > 0 && h[n - 1] == ' ')
-		n--;
-	/* base64 of "id:" is 24 characters; anything longer is not ours. */
-	if (n == 0 || n % 4 != 0 || n > 4 * (sizeof(out) / 3))
-		return -1;
-	if ((len = EVP_DecodeBlock(out, (const unsigned char *)h,
-	    (int)n)) < 0)
-		return -1;
-	/* EVP_DecodeBlock counts the padding's zero bytes. */
-	while (len > 0 && h[n - 1] == '=' && out[len - 1] == '\0') {
-		len--;
-		n--;
-	}
-	if (len != TOKEN_ID_HEX + 1 || out[TOKEN_ID_HEX] != ':' ||
-	    !is_lower_hex((const char *)out, TOKEN_ID_HEX))
-		return -1;
-	memcpy(id, out, TOKEN_ID_HEX);
-	id[TOKEN_ID_HEX] = '\0';
-	return 0;
-}
-
-int
-token_file_id(const char *path, int *is_token, char id[TOKEN_ID_HEX + 1],
-    char **cause)
-{
-	char	*text;
-	size_t	 len;
-
-	*is_token = 0;
-	if ((text = read_file(path, &len, cause)) == NULL)
-		return -1;
-	*is_token = token_parse(text, len, id) == 0;
-	OPENSSL_cleanse(text, len);
-	free(text);
-	return 0;
 }

@@ -32,17 +32,4 @@ void	token_generate(char id[TOKEN_ID_HEX + 1],
 int	token_parse(const char *text, size_t len, char id[TOKEN_ID_HEX + 1]);
 /* 1 when id is 16 lower-case hex digits. */
 int	token_id_ok(const char *id);
-/*
- * The id of an "Authorization: Basic base64(id:)" header value (the
- * user name, an empty password), as curl sends for https://id@host/.
- * 0 with id set, -1 when it is not that.
- */
-int	token_id_from_basic(const char *header, char id[TOKEN_ID_HEX + 1]);
-/*
- * Read path: *is_token = 1 and id set when it holds a token, else 0.
- * -1 with a cause when it cannot be read.  The text is wiped.
- */
-int	token_file_id(const char *path, int *is_token,
-	    char id[TOKEN_ID_HEX + 1], char **cause);
-
 #endif

@@ -2,9 +2,8 @@
  * Enrollment by passphrase or one-time token (docs/api.md,
  * docs/enrollment.md).  Neither crosses the wire: each side proves it
  * knows it with an HMAC over fresh nonces.  A token names itself by
- * its id at the challenge (the body's "token_id", or the user name of
- * HTTP Basic authentication), so that the server proves with that
- * token's key; its nonce then carries the key, and the enrollment uses
+ * its id at the challenge (the body's "token_id"), so that the server
+ * proves with that token's key; its nonce then carries the key, and the enrollment uses
  * the token up in the transaction that records the machine.  Server
  * nonces are single use and expire; failures are counted per address
  * and answered 429 past the limit.
@@ -239,27 +238,15 @@ static int
 challenge_token_id(struct api_req *r, char id[TOKEN_ID_HEX + 1])
 {
 	json_t		*v = json_object_get(r->body, "token_id");
-	const char	*h;
 
-	if (v != NULL) {
-		if (!token_id_ok(json_string_value(v))) {
-			api_error(r, 400, "bad_request", "token_id must be the "
-			    "16 hex digits after 'hvt1.' in the token");
-			return -1;
-		}
-		snprintf(id, TOKEN_ID_HEX + 1, "%s", json_string_value(v));
-		return 1;
-	}
-	h = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-	    "Authorization");
-	if (h == NULL)
+	if (v == NULL)
 		return 0;
-	if (token_id_from_basic(h, id) == -1) {
-		api_error(r, 400, "bad_request", "the Authorization header of "
-		    "an enrollment carries a token id as the user name of "
-		    "Basic authentication, with no password");
+	if (!token_id_ok(json_string_value(v))) {
+		api_error(r, 400, "bad_request", "token_id must be the "
+		    "16 hex digits after 'hvt1.' in the token");
 		return -1;
 	}
+	snprintf(id, TOKEN_ID_HEX + 1, "%s", json_string_value(v));
 	return 1;
 }
 

@@ -215,9 +215,10 @@ is "$(cpost /api/v1/enroll "$dir/enr.json")" 403 "a wrong client proof: 403"
 like "$(emsg)" "proof made with enrollment token $t5 is wrong" "... saying so"
 is "$(tok "$t5" .state)" live "... the token is still live"
 cn=$(openssl rand -hex 32)
-jq -n --arg cn "$cn" '{client_nonce: $cn}' >"$dir/chal.json"
-is "$(cpost /api/v1/enroll/challenge "$dir/chal.json" -u "$t5:")" 200 \
-    "challenge naming the token as the Basic user (as the agent does): 200"
+jq -n --arg cn "$cn" --arg t "$t5" '{client_nonce: $cn, token_id: $t}' \
+    >"$dir/chal.json"
+is "$(cpost /api/v1/enroll/challenge "$dir/chal.json")" 200 \
+    "a second challenge naming the same token: 200"
 sn=$(jq -r .server_nonce "$dir/resp.json")
 is "$(jq -r .server_proof "$dir/resp.json")" \
     "$(proof server "$sn" "$cn" "$dir/ca.pem" "$secret5")" \

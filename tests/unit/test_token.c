@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
+#include "enrollc.h"
 #include "tls.h"
 #include "token.h"
 #include "util.h"
@@ -77,68 +78,34 @@ test_parse_refuses(void **state)
 }
 
 /* base64 by OpenSSL, as a client would send it. */
-static void
-basic(const char *userpass, char *out, size_t len)
-{
-	unsigned char	b[128];
-	int		n;
-
-	n = EVP_EncodeBlock(b, (const unsigned char *)userpass,
-	    (int)strlen(userpass));
-	snprintf(out, len, "Basic %.*s", n, b);
-}
-
-static void
-test_basic(void **state)
-{
-	char	h[160], id[TOKEN_ID_HEX + 1];
-
-	(void)state;
-	/* What curl sends for https://0123456789abcdef@host/. */
-	assert_int_equal(token_id_from_basic(
-	    "Basic MDEyMzQ1Njc4OWFiY2RlZjo=", id), 0);
-	assert_string_equal(id, "0123456789abcdef");
-	basic("fedcba9876543210:", h, sizeof(h));
-	assert_int_equal(token_id_from_basic(h, id), 0);
-	assert_string_equal(id, "fedcba9876543210");
-	/* A password, a short id, no colon, another scheme, garbage. */
-	basic("fedcba9876543210:secret", h, sizeof(h));
-	assert_int_equal(token_id_from_basic(h, id), -1);
-	basic("fedcba987654321:", h, sizeof(h));
-	assert_int_equal(token_id_from_basic(h, id), -1);
-	basic("fedcba9876543210", h, sizeof(h));
-	assert_int_equal(token_id_from_basic(h, id), -1);
-	assert_int_equal(token_id_from_basic("Bearer MDEyMzQ1Njc4OWFiY2RlZjo=",
-	    id), -1);
-	assert_int_equal(token_id_from_basic("Basic !!!!", id), -1);
-	assert_int_equal(token_id_from_basic("Basic ", id), -1);
-	assert_int_equal(token_id_from_basic(NULL, id), -1);
-}
-
+/* A token file is read like a passphrase file, and names its token. */
 static void
 test_file(void **state)
 {
-	char	 path[] = "/tmp/test_token.XXXXXX", id[TOKEN_ID_HEX + 1];
-	char	 tok[TOKEN_LEN + 1], got[TOKEN_ID_HEX + 1], *cause = NULL;
-	int	 fd, is;
+	char		 path[] = "/tmp/test_token.XXXXXX", id[TOKEN_ID_HEX + 1];
+	char		 tok[TOKEN_LEN + 1], *cause = NULL;
+	struct enrollc	 en;
+	int		 fd;
 
 	(void)state;
+	memset(&en, 0, sizeof(en));
 	token_generate(id, tok);
 	assert_true((fd = mkstemp(path)) != -1);
 	assert_int_equal(write(fd, tok, strlen(tok)), (ssize_t)strlen(tok));
 	assert_int_equal(write(fd, "\n", 1), 1);
 	close(fd);
-	assert_int_equal(token_file_id(path, &is, got, &cause), 0);
-	assert_int_equal(is, 1);
-	assert_string_equal(got, id);
+	assert_int_equal(enrollc_passphrase(&en, path, &cause), 0);
+	assert_string_equal(en.token_id, id);
+	/* Not a token: a passphrase, no id. */
 	assert_int_equal(truncate(path, 10), 0);
-	assert_int_equal(token_file_id(path, &is, got, &cause), 0);
-	assert_int_equal(is, 0);
+	assert_int_equal(enrollc_passphrase(&en, path, &cause), 0);
+	assert_string_equal(en.token_id, "");
 	unlink(path);
-	assert_int_equal(token_file_id(path, &is, got, &cause), -1);
+	assert_int_equal(enrollc_passphrase(&en, path, &cause), -1);
 	assert_non_null(cause);
 	assert_non_null(strstr(cause, path));
 	free(cause);
+	enrollc_free(&en);
 }
 
 /* The proof key of a token is the passphrase's derivation of its text:
@@ -167,7 +134,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_generate_parse),
 		cmocka_unit_test(test_parse_refuses),
-		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_key),
 	};
