@@ -136,6 +136,19 @@ fbuf_add(struct fbuf *b, const void *p, size_t n)
 }
 
 void
+fbuf_printf(struct fbuf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	fbuf_add(b, s, strlen(s));
+	free(s);
+}
+
+void
 fbuf_reset(struct fbuf *b)
 {
 	b->len = 0;

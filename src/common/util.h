@@ -35,6 +35,8 @@ void	 fbuf_init(struct fbuf *);
 void	 fbuf_free(struct fbuf *);
 void	 fbuf_reserve(struct fbuf *, size_t);
 void	 fbuf_add(struct fbuf *, const void *, size_t);
+void	 fbuf_printf(struct fbuf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 void	 fbuf_reset(struct fbuf *);
 /* Remove n bytes from the front. */
 void	 fbuf_drain(struct fbuf *, size_t);

@@ -346,26 +346,9 @@ struct metrics_ctx {
 };
 
 static void
-m_add(struct fbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-m_add(struct fbuf *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*s;
-
-	va_start(ap, fmt);
-	s = xvasprintf(fmt, ap);
-	va_end(ap);
-	fbuf_add(b, s, strlen(s));
-	free(s);
-}
-
-static void
 m_head(struct fbuf *b, const char *name, const char *type, const char *help)
 {
-	m_add(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	fbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void
@@ -376,11 +359,11 @@ m_cert(struct fbuf *b, const char *file, const char *label, int days)
 
 	if (tls_cert_file_info(path, &ci, NULL) == 0) {
 		if (days)
-			m_add(b, "haven_certificate_days_left{cert=\"%s\"} "
+			fbuf_printf(b, "haven_certificate_days_left{cert=\"%s\"} "
 			    "%lld\n", label, (long long)((ci.not_after -
 			    now_unix()) / 86400));
 		else
-			m_add(b, "haven_certificate_expiry_timestamp_seconds"
+			fbuf_printf(b, "haven_certificate_expiry_timestamp_seconds"
 			    "{cert=\"%s\"} %lld\n", label,
 			    (long long)ci.not_after);
 	}
@@ -406,7 +389,7 @@ m_storage(struct fbuf *b, int free_bytes)
 		if (path[i] == NULL || storage_stat(path[i], &sv,
 		    &exists) == -1)
 			continue;
-		m_add(b, "haven_storage_%s_bytes{dir=\"%s\"} %llu\n",
+		fbuf_printf(b, "haven_storage_%s_bytes{dir=\"%s\"} %llu\n",
 		    free_bytes ? "free" : "size", label[i],
 		    (unsigned long long)(free_bytes ? sv.f_bavail :
 		    sv.f_blocks) * sv.f_frsize);
@@ -429,20 +412,20 @@ metrics_finish(struct metrics_ctx *mc)
 		return;
 	fbuf_init(&b);
 	m_head(&b, "haven_build_info", "gauge", "The version of this havend.");
-	m_add(&b, "haven_build_info{version=\"%s\"} 1\n", HAVEN_VERSION);
+	fbuf_printf(&b, "haven_build_info{version=\"%s\"} 1\n", HAVEN_VERSION);
 	m_head(&b, "haven_uptime_seconds", "gauge", "Seconds since havend "
 	    "started.");
-	m_add(&b, "haven_uptime_seconds %lld\n",
+	fbuf_printf(&b, "haven_uptime_seconds %lld\n",
 	    (long long)(now_unix() - hv.started_at));
 	m_head(&b, "haven_database_up", "gauge", "1 when the database is "
 	    "reachable and migrated.");
-	m_add(&b, "haven_database_up %d\n", control_db_up());
+	fbuf_printf(&b, "haven_database_up %d\n", control_db_up());
 
 	m = json_object_get(mc->db, "machines");
 	if (json_is_object(m)) {
 		m_head(&b, "haven_agents_connected", "gauge", "Enrolled "
 		    "machines whose heartbeats arrive.");
-		m_add(&b, "haven_agents_connected %lld\n",
+		fbuf_printf(&b, "haven_agents_connected %lld\n",
 		    json_integer_value(json_object_get(m, "connected")));
 		m_head(&b, "haven_machines", "gauge", "Enrolled machines by "
 		    "status.");
@@ -452,17 +435,17 @@ metrics_finish(struct metrics_ctx *mc)
 			n = json_integer_value(json_object_get(m,
 			    statuses[i]));
 			rest -= n;
-			m_add(&b, "haven_machines{status=\"%s\"} %lld\n",
+			fbuf_printf(&b, "haven_machines{status=\"%s\"} %lld\n",
 			    statuses[i], n);
 		}
-		m_add(&b, "haven_machines{status=\"enrolled\"} %lld\n",
+		fbuf_printf(&b, "haven_machines{status=\"enrolled\"} %lld\n",
 		    rest > 0 ? rest : 0);
 	}
 
 	m_head(&b, "haven_worker_restarts_total", "counter", "Restarts of "
 	    "each worker slot since havend started.");
 	json_array_foreach(mc->workers, i, w)
-		m_add(&b, "haven_worker_restarts_total{slot=\"%lld\","
+		fbuf_printf(&b, "haven_worker_restarts_total{slot=\"%lld\","
 		    "kind=\"%s\"} %lld\n",
 		    json_integer_value(json_object_get(w, "slot")),
 		    json_string_value(json_object_get(w, "kind")) ?
@@ -471,7 +454,7 @@ metrics_finish(struct metrics_ctx *mc)
 	m_head(&b, "haven_worker_up", "gauge", "1 while the worker slot has "
 	    "a running process.");
 	json_array_foreach(mc->workers, i, w)
-		m_add(&b, "haven_worker_up{slot=\"%lld\",kind=\"%s\"} %d\n",
+		fbuf_printf(&b, "haven_worker_up{slot=\"%lld\",kind=\"%s\"} %d\n",
 		    json_integer_value(json_object_get(w, "slot")),
 		    json_string_value(json_object_get(w, "kind")) ?
 		    json_string_value(json_object_get(w, "kind")) : "?",
@@ -498,7 +481,7 @@ metrics_finish(struct metrics_ctx *mc)
 				    json_string_value(json_object_get(a,
 				    "severity"))) == 0)
 					n++;
-			m_add(&b, "haven_alerts_open{severity=\"%s\"} %lld\n",
+			fbuf_printf(&b, "haven_alerts_open{severity=\"%s\"} %lld\n",
 			    sevs[j], n);
 		}
 	}

@@ -227,23 +227,6 @@ api_machine_history(struct api_req *r)
 
 /* /metrics. */
 
-static void
-m_printf(struct fbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-m_printf(struct fbuf *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*s;
-
-	va_start(ap, fmt);
-	s = xvasprintf(fmt, ap);
-	va_end(ap);
-	fbuf_add(b, s, strlen(s));
-	free(s);
-}
-
 /* A label value as the text format wants it: \\, \" and \n escaped. */
 static char *
 m_label(const char *s)
@@ -301,7 +284,7 @@ hist_metrics(struct fbuf *b, json_t *res)
 		return;
 	for (k = 0; k < nitems(m_series); k++) {
 		ms = &m_series[k];
-		m_printf(b, "# HELP %s %s\n# TYPE %s %s\n", ms->name, ms->help,
+		fbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", ms->name, ms->help,
 		    ms->name, ms->type);
 		json_array_foreach(json_object_get(res, "disks"), i, d) {
 			if (!json_is_integer(v = json_object_get(d, ms->key)))
@@ -323,7 +306,7 @@ hist_metrics(struct fbuf *b, json_t *res)
 			    "hostname")));
 			disk = m_label(json_string_value(json_object_get(d,
 			    "disk")));
-			m_printf(b, "%s{machine=\"%s\",host=\"%s\",disk=\"%s\"} "
+			fbuf_printf(b, "%s{machine=\"%s\",host=\"%s\",disk=\"%s\"} "
 			    "%llu\n", ms->name, mid, host, disk,
 			    (unsigned long long)n);
 			free(mid);

@@ -291,66 +291,53 @@ setup_conf_kept(const char *path, struct fbuf *b)
 	free(text);
 }
 
-static void __attribute__((format(printf, 2, 3)))
-put(struct fbuf *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*s;
-
-	va_start(ap, fmt);
-	s = xvasprintf(fmt, ap);
-	va_end(ap);
-	fbuf_add(b, s, strlen(s));
-	free(s);
-}
-
 static void
 setup_conf_text(struct setup *s, struct fbuf *b)
 {
 	struct setup_opts	*o = &s->o;
 
-	put(b, "# havend.conf written by haven-setup (docs/setup.md); "
+	fbuf_printf(b, "# havend.conf written by haven-setup (docs/setup.md); "
 	    "`havend -k` lists\n# every key.  haven-setup rewrites the keys "
 	    "above the mark on each run.\n");
-	put(b, "roles = %s\n", s->mode == MODE_CS ? "cs ps mt" : "ps");
-	put(b, "listen_address = %s\n", o->listen_address);
-	put(b, "control_port = %lld\n", o->control_port);
-	put(b, "admin_port = %lld\n", o->admin_port);
-	put(b, "data_port = %lld\n", o->data_port);
-	put(b, "state_dir = %s\n", s->state_dir);
-	put(b, "cache_dir = %s\n", s->cache_dir);
-	put(b, "retention_dir = %s\n", s->retention_dir);
+	fbuf_printf(b, "roles = %s\n", s->mode == MODE_CS ? "cs ps mt" : "ps");
+	fbuf_printf(b, "listen_address = %s\n", o->listen_address);
+	fbuf_printf(b, "control_port = %lld\n", o->control_port);
+	fbuf_printf(b, "admin_port = %lld\n", o->admin_port);
+	fbuf_printf(b, "data_port = %lld\n", o->data_port);
+	fbuf_printf(b, "state_dir = %s\n", s->state_dir);
+	fbuf_printf(b, "cache_dir = %s\n", s->cache_dir);
+	fbuf_printf(b, "retention_dir = %s\n", s->retention_dir);
 	if (o->ps_ip != NULL)
-		put(b, "server_names = %s\n", o->ps_ip);
+		fbuf_printf(b, "server_names = %s\n", o->ps_ip);
 	if (s->mode == MODE_PS) {
-		put(b, "cs_address = %s\n", s->cs_addr);
+		fbuf_printf(b, "cs_address = %s\n", s->cs_addr);
 		if (strchr(o->cs_ip, ':') != NULL)
-			put(b, "mt_address = [%s]:%lld\n", o->cs_ip,
+			fbuf_printf(b, "mt_address = [%s]:%lld\n", o->cs_ip,
 			    s->mt_port);
 		else
-			put(b, "mt_address = %s:%lld\n", o->cs_ip,
+			fbuf_printf(b, "mt_address = %s:%lld\n", o->cs_ip,
 			    s->mt_port);
 	} else {
 		if (s->my.socket != NULL)
-			put(b, "db_socket = %s\n", s->my.socket);
+			fbuf_printf(b, "db_socket = %s\n", s->my.socket);
 		else {
-			put(b, "db_host = %s\n", s->my.host != NULL ?
+			fbuf_printf(b, "db_host = %s\n", s->my.host != NULL ?
 			    s->my.host : "localhost");
-			put(b, "db_port = %lld\n", s->my.port != 0 ?
+			fbuf_printf(b, "db_port = %lld\n", s->my.port != 0 ?
 			    s->my.port : 3306);
 		}
-		put(b, "db_name = haven\ndb_user = haven\n");
-		put(b, "db_password_file = %s\n", s->db_pass_file);
+		fbuf_printf(b, "db_name = haven\ndb_user = haven\n");
+		fbuf_printf(b, "db_password_file = %s\n", s->db_pass_file);
 	}
 	if (s->px.set) {
-		put(b, "proxy_url = %s\n", s->px.url);
+		fbuf_printf(b, "proxy_url = %s\n", s->px.url);
 		if (s->px.user != NULL) {
-			put(b, "proxy_user = %s\n", s->px.user);
-			put(b, "proxy_password_file = %s/%s\n", s->state_dir,
+			fbuf_printf(b, "proxy_user = %s\n", s->px.user);
+			fbuf_printf(b, "proxy_password_file = %s/%s\n", s->state_dir,
 			    SETUP_PROXY_PASS);
 		}
 	}
-	put(b, "%s\n", SETUP_MARK);
+	fbuf_printf(b, "%s\n", SETUP_MARK);
 }
 
 /* havend's own parser judges the text before it replaces the file. */
@@ -381,7 +368,7 @@ setup_conf_check(struct setup *s, const void *text, size_t len,
 		if (s->mode == MODE_PS &&
 		    strncmp(errs.v[i].msg, "db_password_file:", 17) == 0)
 			continue;
-		put(&msg, "%sline %d: %s", n++ ? "; " : "", errs.v[i].line,
+		fbuf_printf(&msg, "%sline %d: %s", n++ ? "; " : "", errs.v[i].line,
 		    errs.v[i].msg);
 	}
 	conf_errors_free(&errs);
