@@ -248,6 +248,43 @@ test('the policy is assigned to an agent, and its initial sync is watched to the
   await shot(page, '12-machines-protected');
 });
 
+test('the replicating machine\'s 24 h chart draws its RPO and change rate', async () => {
+  await go(page, '#/machines');
+  const svg = `tr[data-repl="${BUSY}"] .chart svg.history-chart`;
+  // Sampled every 2 s (run.sh); the page fetches the history every 15 s.
+  await page.waitForFunction((sel) => {
+    const n = (k) => Number(document.querySelector(`${sel} g.series.${k}`)?.dataset.n || 0);
+    return n('rpo') >= 1 && n('rate') >= 1;
+  }, svg, { timeout: 45000 });
+  const c = await page.$eval(svg, (e) => ({
+    points: Number(e.dataset.points),
+    circles: e.querySelectorAll('g.series.rpo circle').length,
+    rateCircles: e.querySelectorAll('g.series.rate circle').length,
+    threshold: e.querySelectorAll('line.threshold').length,
+    text: e.textContent,
+    empty: e.querySelectorAll('.empty-note').length,
+  }));
+  assert.ok(c.points >= 1 && c.points <= 300, `buckets: ${c.points}`);
+  assert.ok(c.circles >= 1 && c.rateCircles >= 1, 'RPO and change-rate points are drawn');
+  assert.equal(c.threshold, 1, 'gold\'s 10 min threshold is a line');
+  for (const t of ['Achieved RPO', 'Change rate', 'threshold', 'received', 'applied']) assert.ok(c.text.includes(t), t);
+  assert.match(c.text, /MB\/s|kB\/s/, 'the rate axis is labelled in bytes per second');
+  assert.equal(c.empty, 0);
+  assert.equal(await page.locator(`tr[data-repl="${QUIET}"] .chart`).count(), 0, 'no chart without replication');
+  await page.locator(`tr[data-repl="${BUSY}"]`).scrollIntoViewIfNeeded();
+  await page.locator(`tr[data-repl="${BUSY}"]`).screenshot({ path: join(SHOTS, '12-machines-chart.png') });
+  // The empty state, drawn by the same code from an answer without samples.
+  const empty = await page.evaluate(() => new Promise((resolve) => {
+    const box = document.createElement('div');
+    document.querySelector('#view').append(box);
+    const now = Math.floor(Date.now() / 1000);
+    window.HavenChart.show(box, 'empty-test', () => Promise.resolve({ hours: 24, from: now - 86400, to: now + 300,
+      bucket_s: 300, sample_s: 60, rpo_threshold_s: null, points: [] }));
+    setTimeout(() => { resolve(box.textContent); box.remove(); }, 100);
+  }));
+  assert.match(empty, /No samples yet/);
+});
+
 test('the recovery points page lists the machine\'s points', async () => {
   await page.click(`tr[data-repl="${BUSY}"] a[href^="#/points/"]`);
   await page.waitForSelector('#points tr[data-point]');
