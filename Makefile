@@ -45,7 +45,7 @@ PROGS	+= $(if $(FB_OBJ),$(BIN)/haven-firstboot)
 all: $(PROGS) $(UNIT_BIN) $(TOOL_BIN)
 
 Q	 = $(if $(V),,@)
-$(BUILD)/%.o: %.c $(wildcard src/common/*.h src/havend/*.h src/agent/*.h src/ctl/*.h)
+$(BUILD)/%.o: %.c $(wildcard src/common/*.h src/havend/*.h src/agent/*.h src/ctl/*.h firstboot/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -98,7 +98,8 @@ $(AGENT_PKG).tar.gz: $(AGENT_OBJ) $(BUILD)/libcommon.a packaging/install.sh \
 	$(Q)tar -C $(BUILD)/agent --owner=0 --group=0 -czf $@.tmp \
 	    haven-agent-$(VERSION) && mv $@.tmp $@
 
-$(BIN)/haven-setup: $(SETUP_OBJ) $(BUILD)/libcommon.a
+# Linked with havend's code: migrations, PKI and accounts are made by it.
+$(BIN)/haven-setup: $(SETUP_OBJ) $(BUILD)/libhavend.a $(BUILD)/libcommon.a
 	@mkdir -p $(BIN)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -115,6 +116,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libhavend.a $(BUILD)/libcommon.a
 # The agent's unit tests compile its sources in: rebuild when they change.
 $(BUILD)/tests/test_blockmap: src/agent/blockmap.c src/agent/blockmap.h
 $(BUILD)/tests/test_snapshot: src/agent/snapshot.c src/agent/snapshot.h
+# haven-firstboot's validators and SNTP client are linked in.
+$(BUILD)/tests/test_firstboot: firstboot/fb_check.c firstboot/sntp.c
 
 $(BUILD)/tools/%: tests/lib/%.c $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
@@ -139,8 +142,9 @@ check-fast: deps
 	$(MAKE) integration
 
 # The browser tests: Debian's chromium drives the admin UI.
-e2e: $(PROGS)
+e2e: $(PROGS) agent-package
 	HAVEN_BIN=$(abspath $(BIN)) \
+	    HAVEN_AGENT_PKG=$(abspath $(AGENT_PKG).tar.gz) \
 	    HAVEN_E2E_SHOTS=$(abspath $(BUILD))/e2e-screenshots \
 	    bash tests/e2e/run.sh
 
