@@ -230,6 +230,7 @@ install -d -m 0755 -o 0 -g 0 "$root/etc/haven"
 # The defaults are a reference: haven-setup writes /etc/haven/havend.conf,
 # whose presence is what starts havend (ConditionPathExists).
 inst 0644 "$app/havend.conf" /usr/share/haven/havend.conf.default
+inst 0644 "$top/LICENSE" /usr/share/haven/LICENSE
 inst 0644 "$top/README.md" /usr/share/doc/haven/README.md
 for f in "$top"/docs/*.md; do
 	inst 0644 "$f" "/usr/share/doc/haven/$(basename "$f")"
