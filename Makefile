@@ -116,8 +116,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libhavend.a $(BUILD)/libcommon.a
 # The agent's unit tests compile its sources in: rebuild when they change.
 $(BUILD)/tests/test_blockmap: src/agent/blockmap.c src/agent/blockmap.h
 $(BUILD)/tests/test_snapshot: src/agent/snapshot.c src/agent/snapshot.h
-# haven-firstboot's validators and SNTP client are linked in.
-$(BUILD)/tests/test_firstboot: firstboot/fb_check.c firstboot/sntp.c
+# haven-firstboot's validators, SNTP client and shadow edit are linked in.
+$(BUILD)/tests/test_firstboot: firstboot/fb_check.c firstboot/sntp.c \
+    firstboot/fb_shadow.c
 
 $(BUILD)/tools/%: tests/lib/%.c $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)

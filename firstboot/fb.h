@@ -100,6 +100,19 @@ char	*sntp_chrony_source(const char *conf);
 /* "1 h 2 min 3 s" for a number of seconds (sign dropped). */
 void	 sntp_fmt_duration(double secs, char *out, size_t outlen);
 
+/*
+ * fb_shadow.c: root's console password.  fb_shadow_hash makes a SHA-512
+ * crypt(3) hash with a random salt into out; fb_shadow_edit replaces
+ * root's second field of a shadow text (malloc'd *out), nothing else;
+ * fb_shadow_set_root does both to the file at path, atomically, keeping
+ * its owner and mode.  Causes name the file and the fix.
+ */
+int	 fb_shadow_hash(const char *pw, char *out, size_t outlen,
+	    char **cause);
+int	 fb_shadow_edit(const char *path, const char *text, size_t len,
+	    const char *hash, char **out, size_t *outlen, char **cause);
+int	 fb_shadow_set_root(const char *path, const char *pw, char **cause);
+
 /* fb_sys.c: everything that touches the system, under fb->root. */
 char	*fb_path(const struct fb *, const char *abs);
 /* Real NICs (not lo, not virtual), sorted; NULL-terminated. */
@@ -112,6 +125,8 @@ char	*fb_default_time_source(const struct fb *);
 int	 fb_apply_hostname(const struct fb *, char **cause);
 int	 fb_apply_network(const struct fb *, char **cause);
 int	 fb_apply_time_source(const struct fb *, char **cause);
+/* The admin password becomes root's in /etc/shadow (console login). */
+int	 fb_apply_root_password(const struct fb *, char **cause);
 int	 fb_done_exists(const struct fb *);
 int	 fb_write_done(const struct fb *, char **cause);
 /* 0 and the lock held, 1 when another console holds it (*holder names

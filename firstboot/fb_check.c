@@ -341,6 +341,22 @@ fb_check_port(const char *what, const char *s, int *port, char **cause)
 	return 0;
 }
 
+/*
+ * Ports the appliance itself listens on (DESIGN.md "Ports", Debian's sshd
+ * and MariaDB): havend could not bind a data port there, or would take
+ * it from its owner.
+ */
+static const struct {
+	int		 port;
+	const char	*what;
+} fb_taken_ports[] = {
+	{ 22,		"SSH (the appliance's sshd listens there)" },
+	{ 443,		"the control port (agents and process servers enroll "
+			"there)" },
+	{ 3306,		"MariaDB (the appliance's database listens there)" },
+	{ FB_ADMIN_PORT, "the admin port (web UI)" },
+};
+
 int
 fb_check_data_port(const char *s, int *port, char **cause)
 {
@@ -348,15 +364,11 @@ fb_check_data_port(const char *s, int *port, char **cause)
 
 	if (fb_check_port("data port", s, &p, cause) == -1)
 		return -1;
-	if (p == 443) {
-		set_cause(cause, "Port 443 is the control port (agents and "
-		    "process servers enroll there) and is refused for data: "
-		    "use %d or another free port.", FB_DATA_PORT_DEFAULT);
-		return -1;
-	}
-	if (p == FB_ADMIN_PORT) {
-		set_cause(cause, "Port %d is the admin port (web UI): pick "
-		    "another data port, such as %d.", FB_ADMIN_PORT,
+	for (size_t i = 0; i < nitems(fb_taken_ports); i++) {
+		if (p != fb_taken_ports[i].port)
+			continue;
+		set_cause(cause, "Port %d is %s and is refused for data: use "
+		    "%d or another free port.", p, fb_taken_ports[i].what,
 		    FB_DATA_PORT_DEFAULT);
 		return -1;
 	}

@@ -348,6 +348,21 @@ fb_apply_time_source(const struct fb *fb, char **cause)
 }
 
 int
+fb_apply_root_password(const struct fb *fb, char **cause)
+{
+	char	*p, *why = NULL;
+	int	 rc;
+
+	p = fb_path(fb, "/etc/shadow");
+	if ((rc = fb_shadow_set_root(p, fb->admin_pw, &why)) == -1)
+		set_cause(cause, "Cannot set the console password of root: %s",
+		    why);
+	free(why);
+	free(p);
+	return rc;
+}
+
+int
 fb_done_exists(const struct fb *fb)
 {
 	char	*p = fb_path(fb, "/var/lib/haven/firstboot.done");

@@ -461,8 +461,9 @@ fb_screen_password(void)
 	int		 step;
 
 	fb_form_open(&f, "admin password", 13, "The password of the admin "
-	    "account of the web UI (port 44315): at least 8 characters with "
-	    "upper- and lower-case letters, a digit and a symbol.");
+	    "account of the web UI (port 44315) and of root on the console "
+	    "(SSH stays key-only): at least 8 characters with upper- and "
+	    "lower-case letters, a digit and a symbol.");
 	e1 = fb_form_entry(&f, "Password:", fbs.admin_pw, NEWT_FLAG_PASSWORD);
 	e2 = fb_form_entry(&f, "Password again:", fbs.admin_pw,
 	    NEWT_FLAG_PASSWORD);
@@ -667,8 +668,8 @@ fb_screen_data(void)
 
 	nics = fb_nics();
 	fb_form_open(&f, "data network", 17, "Agents send replication data "
-	    "to this NIC's address on the data port (9443 by default; 443 is "
-	    "the control port and is refused).");
+	    "to this NIC's address on the data port (9443 by default; 22, "
+	    "443, 3306 and 44315 are the appliance's own and are refused).");
 	lb = fb_nic_listbox(&f, nics, fbs.data_if != NULL ? fbs.data_if :
 	    fbs.ifname, 1);
 	snprintf(portbuf, sizeof portbuf, "%d", fbs.data_port);
@@ -813,6 +814,7 @@ fb_screen_summary(void)
 	    "Host name:     %s\n"
 	    "Network:       %s\n"
 	    "Admin account: admin (password set)\n"
+	    "Console login: root with the admin password; SSH: keys only\n"
 	    "Clock:         within %s of %s\n"
 	    "Database:      %s\n"
 	    "Vault key:     %s\n"
@@ -826,7 +828,7 @@ fb_screen_summary(void)
 	    *fbs.vault_key != '\0' ? fbs.vault_key : "none (register later)",
 	    fbs.data_if, fbs.data_ip, fbs.data_port, proxy);
 	fb_form_open(&f, "summary", 18, NULL);
-	tb = newtTextbox(1, 0, FB_W - 3, 11, NEWT_FLAG_WRAP | NEWT_FLAG_SCROLL);
+	tb = newtTextbox(1, 0, FB_W - 3, 12, NEWT_FLAG_WRAP | NEWT_FLAG_SCROLL);
 	newtTextboxSetText(tb, text);
 	fb_form_add(&f, tb);
 	fb_form_finish(&f, "Back", "Run setup");
@@ -861,14 +863,16 @@ fb_screen_done(const struct fb_run *r)
 	int		 step;
 
 	text = xasprintf("Haven is set up.\n\n"
-	    "Admin URL:   %s\n"
-	    "Passphrase:  %s\n\n"
-	    "Sign in as admin with the password you chose. Write the "
-	    "passphrase down: agents and process servers need it to enroll "
-	    "(havenctl passphrase show prints it again).", r->admin_url,
+	    "Admin URL:     %s\n"
+	    "Passphrase:    %s\n"
+	    "Console login: root with the admin password; SSH: keys only\n\n"
+	    "Sign in to the web UI as admin with the password you chose. "
+	    "Write the passphrase down: agents and process servers need it "
+	    "to enroll (havenctl passphrase show prints it again). For SSH, "
+	    "put a public key in /root/.ssh/authorized_keys.", r->admin_url,
 	    r->passphrase);
-	fb_form_open(&f, "done", 15, NULL);
-	newtComponent tb = newtTextbox(1, 0, FB_W - 2, 9, NEWT_FLAG_WRAP);
+	fb_form_open(&f, "done", 18, NULL);
+	newtComponent tb = newtTextbox(1, 0, FB_W - 2, 12, NEWT_FLAG_WRAP);
 	newtTextboxSetText(tb, text);
 	fb_form_add(&f, tb);
 	fb_form_finish(&f, NULL, "Finish");
@@ -888,7 +892,7 @@ fb_screen_run(void)
 	newtComponent	 label, scale, tb;
 	struct pollfd	 pfd;
 	char		*cause = NULL, *text, *t, *msg;
-	int		 step, end = 0, rc;
+	int		 step, end = 0, rc, ran = 0;
 
 	fb_form_open(&f, "running setup", 16, NULL);
 	label = newtLabel(1, 1, "Starting haven-setup...");
@@ -904,7 +908,19 @@ fb_screen_run(void)
 	newtDrawForm(f.form);
 	newtRefresh();
 
+	/* Before haven-setup: if it fails, root can sign in on another
+	 * console (Alt-F2) and read the logs. */
+	memset(&r, 0, sizeof r);
+	r.fd = -1;
+	r.pid = -1;
+	newtLabelSetText(label, "Setting the console password of root...");
+	newtRefresh();
+	if (fb_apply_root_password(&fbs, &cause) == -1)
+		goto failed;
+	newtLabelSetText(label, "Starting haven-setup...");
+	newtRefresh();
 	running = &r;
+	ran = 1;
 	if (fb_run_start(&fbs, &r, &cause) == -1)
 		goto failed;
 	while (!end) {
@@ -952,7 +968,8 @@ failed:
 	running = NULL;
 	fb_form_close(&f);
 	text = fb_tail_text(&r);
-	msg = xasprintf("%s\n\nLast lines of haven-setup:\n%s", cause,
+	msg = !ran ? xasprintf("%s\n\nhaven-setup did not run.", cause) :
+	    xasprintf("%s\n\nLast lines of haven-setup:\n%s", cause,
 	    *text != '\0' ? text : "(none)\n");
 	fb_run_free(&r);
 	free(text);

@@ -241,6 +241,7 @@ inst 0644 "$app/haven-disks.service" /etc/systemd/system/haven-disks.service
 inst 0644 "$app/haven-ssh-keys.service" \
     /etc/systemd/system/haven-ssh-keys.service
 inst 0644 "$app/chrony-haven.conf" /etc/chrony/conf.d/haven.conf
+inst 0644 "$app/sshd-haven.conf" /etc/ssh/sshd_config.d/haven.conf
 inst 0755 "$app/haven-boot-report" /usr/lib/haven/haven-boot-report
 inst 0644 "$app/haven-boot-report.service" \
     /etc/systemd/system/haven-boot-report.service
@@ -304,8 +305,8 @@ cat > "$root/etc/hosts" <<'EOF'
 ff02::1		ip6-allnodes
 ff02::2		ip6-allrouters
 EOF
-# The root account is locked: people sign in with the admin account the
-# first-boot wizard creates.
+# The root account is locked until the first-boot wizard gives it the
+# admin password (console login; Debian's sshd keeps root key-only).
 awk -F: -v OFS=: '$1 == "root" { $2 = "!*" } { print }' \
     "$root/etc/shadow" > "$work/shadow"
 cat "$work/shadow" > "$root/etc/shadow"

@@ -21,7 +21,7 @@ fi
 bin=${HAVEN_BIN:-$PWD/build/bin}
 version=${HAVEN_VERSION:-0.1.0}
 timeout=${HAVEN_BOOT_TIMEOUT:-1500}
-plan 42
+plan 44
 
 t=$(mktemp -d /tmp/haven-boot-t.XXXXXX)
 qpid=
@@ -131,6 +131,11 @@ ls_img() { debugfs -R "ls -l $1" "$img?offset=1048576" 2>/dev/null; }
 unlike "$(ls_img /etc/ssh)" "ssh_host_" "image: no SSH host keys in the image"
 like "$(cat_img /etc/shadow | grep '^root:')" '^root:!' \
     "image: the root account is locked"
+like "$(cat_img /etc/ssh/sshd_config.d/haven.conf)" \
+    '^PermitRootLogin prohibit-password' \
+    "image: SSH takes keys only (the wizard's root password is for the console)"
+like "$(cat_img /usr/share/haven/LICENSE)" 'ISC License' \
+    "image: the licence the wizard shows"
 like "$(ls_img /var/lib/haven/repository)" "haven-agent-$version.tar.gz" \
     "image: the agent package is in havend's push-install repository"
 

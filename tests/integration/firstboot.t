@@ -10,7 +10,10 @@
 #  - a full run with the real haven-setup against a private MariaDB:
 #    a first attempt fails (root refused), its last lines show, Back
 #    leads to the database screen, the second attempt ends on the admin
-#    URL and the passphrase, and the done marker stops a second run.
+#    URL and the passphrase, and the done marker stops a second run;
+#  - the admin password becomes root's console password: a missing or
+#    immutable shadow file stops setup with the file and the fix named;
+#    then root's field is a $6$ hash of it and nothing else changed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
@@ -28,6 +31,7 @@ tm() { tmux -S "$dir/tmux.sock" "$@"; }
 cleanup() {
 	trap '' INT TERM HUP
 	tm kill-server >/dev/null 2>&1
+	chattr -i "$dir/root-full/etc/shadow" 2>/dev/null
 	ntpd_stop "$dir/ntp"
 	sh "$here/../lib/mariadb.sh" stop "$dir/db" >/dev/null 2>&1
 	[ -n "${FB_KEEP:-}" ] || rm -rf "$dir"
@@ -35,7 +39,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-plan 120
+plan 140
 
 # --- the wizard in tmux
 # start NAME ROOT [VAR=VALUE...] [-- PREFIX-COMMAND...]: the wizard in
@@ -217,7 +221,10 @@ unlike "$(screen bad)" '│ lo ' "the loopback is not offered"
 
 keys bad Tab
 for p in 443:"Port 443 is the control port" 0:"0 is out of range" \
-    70000:"70000 is out of range" 44315:"admin port" abc:"not a port number"; do
+    70000:"70000 is out of range" 44315:"Port 44315 is the admin port" \
+    22:"Port 22 is SSH \(the appliance's sshd" \
+    3306:"Port 3306 is MariaDB \(the appliance's database" \
+    abc:"not a port number"; do
 	type_in bad "${p%%:*}"; keys bad F12
 	stays bad "${p#*:}" "data network" "data port ${p%%:*}: refused"
 done
@@ -245,6 +252,8 @@ like "$sum" "Network: eth0, 192.168.10.20/24, gateway 192.168.10.1, DNS 192.168.
 like "$sum" "Data: eth0 192.168.10.20, port 9443" \
     "summary: the data address is the static one of that NIC"
 like "$sum" "Proxy: http://proxy.example.com:3128 as bob" "summary: proxy"
+like "$sum" "Console login: root with the admin password; SSH: keys only" \
+    "summary: root's console login, SSH by key only"
 unlike "$sum" "Str0ng|Pr0xy-pw|Root-pass" "summary: no secret on the screen"
 # Back from the summary: the proxy screen keeps what was typed.
 keys bad Tab Enter
@@ -296,7 +305,7 @@ tm kill-session -t con2
 
 # --- the full run with the real haven-setup
 if [ ! -x "$SETUP" ]; then
-	for i in $(seq 1 12); do fail "full run: $SETUP is missing"; done
+	for i in $(seq 1 56); do fail "full run: $SETUP is missing"; done
 	exit 1
 fi
 sh "$here/../lib/mariadb.sh" start "$dir/db" >"$dir/mariadb.out" 2>&1 ||
@@ -334,9 +343,51 @@ keys full F12; see full 'setup: vault' "full run: vault"
 keys full F12; see full 'setup: data network' "full run: no vault key is fine"
 keys full F12; see full 'setup: proxy' "full run: data port 9443"
 keys full F12; see full 'setup: summary' "full run: summary"
+# No shadow file yet: setup stops before haven-setup, naming file and fix.
 keys full Enter
-see full 'setup: setup failed' "haven-setup failing shows the failure" 60
-see full "refused root" "with haven-setup's last lines"
+see full "Cannot set the console password of root: $full/etc/shadow cannot be used: No such file or directory" \
+    "a missing shadow file stops setup, naming the file" 30
+see full "restore it from its backup $full/etc/shadow- in a rescue shell, or redeploy the appliance; then choose Retry" \
+    "and saying how to fix it"
+see full "haven-setup did not run" "and that haven-setup did not run"
+[ ! -e "$full/var/lib/haven/firstboot.done" ] && [ ! -e "$dir/full/havend.conf" ]
+ok $? "no done marker, no haven-setup run"
+# A realistic Debian shadow file: root locked, system and user accounts.
+cat >"$dir/shadow.orig" <<'SHADOW'
+root:!*:20228:0:99999:7:::
+daemon:*:20228:0:99999:7:::
+bin:*:20228:0:99999:7:::
+sys:*:20228:0:99999:7:::
+www-data:*:20228:0:99999:7:::
+nobody:*:20228:0:99999:7:::
+systemd-network:!*:20263::::::
+messagebus:!:20263::::::
+mysql:!:20779::::::
+sshd:!:20779::::::
+_chrony:!:20779::::::
+ops:$y$j9T$Lq0mbLIgRs2qYtYyTAaO61$0A8N1bYh5b4b6JzXo9R1l8tB6vU1p9b5q3L0mLQ0W/A:20500:0:99999:7:::
+SHADOW
+cp "$dir/shadow.orig" "$full/etc/shadow"
+chown root:shadow "$full/etc/shadow" && chmod 640 "$full/etc/shadow"
+# Unwritable: immutable (root may write anything else).
+if chattr +i "$full/etc/shadow"; then
+	keys full F12
+	see full "cannot replace $full/etc/shadow: Operation not permitted\. The file or its directory is immutable: clear the flag" \
+	    "an immutable shadow file: Retry stops again, naming file and fix" 30
+	cmp -s "$dir/shadow.orig" "$full/etc/shadow" &&
+	    [ -z "$(ls "$full/etc" | grep '^shadow\.')" ]
+	ok $? "the shadow file is untouched and no temp file is left"
+	chattr -i "$full/etc/shadow"
+else
+	fail "chattr +i is refused here: the unwritable case is untested"
+	fail "the shadow file is untouched (not run)"
+fi
+keys full F12
+see full "refused root" "Retry with the shadow file: haven-setup runs and fails" 60
+see full 'setup: setup failed' "haven-setup failing shows the failure"
+see full "Last lines of haven-setup" "with haven-setup's last lines"
+like "$(grep '^root:' "$full/etc/shadow")" '^root:\$6\$' \
+    "root's password is set before haven-setup, for a console login if it fails"
 see full "Go Back to change the settings .*, or Retry" "and offers Back"
 keys full BTab Enter
 see full 'setup: summary' "Back: the summary"
@@ -362,6 +413,26 @@ ok $? "the progress screen reached the last step (k of k)"
 done_screen=$(flat full)
 like "$done_screen" "Admin URL: https://[0-9.]+:44315/" "it shows the admin URL"
 like "$done_screen" "Passphrase: $PASS_RE" "it shows the passphrase"
+like "$done_screen" "Console login: root with the admin password; SSH: keys only" \
+    "it says root logs in on the console with the admin password, SSH by key"
+# root's console password: a SHA-512 crypt of the admin password,
+# verified with perl's crypt(3); everything else byte for byte.
+hash=$(sed -n 's/^root:\([^:]*\):.*/\1/p' "$full/etc/shadow")
+like "$hash" '^\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}$' "root's field is a \$6\$ hash"
+HASH=$hash perl -e 'exit(crypt("Adm1n!pass", $ENV{HASH}) eq $ENV{HASH} ? 0 : 1)'
+ok $? "it verifies with crypt() against the admin password"
+HASH=$hash perl -e 'exit(crypt("Adm1n!pasS", $ENV{HASH}) eq $ENV{HASH} ? 1 : 0)'
+ok $? "and not against another password"
+is "$(sed 's/^root:[^:]*:/root:HASH:/' "$full/etc/shadow")" \
+    "$(sed 's/^root:[^:]*:/root:HASH:/' "$dir/shadow.orig")" \
+    "every other line and field of the shadow file is unchanged"
+cmp -s <(grep -v '^root:' "$full/etc/shadow") <(grep -v '^root:' "$dir/shadow.orig")
+ok $? "the other accounts' lines are byte-identical"
+is "$(stat -c '%a %U:%G' "$full/etc/shadow")" "640 root:shadow" \
+    "the shadow file keeps its mode and owner (0640 root:shadow)"
+is "$(ls "$full/etc" | grep '^shadow\.')" "" "no temp file is left beside it"
+grep -aqF -e "$hash" -e 'Adm1n!pass' "$dir/full.out"
+[ $? -eq 1 ]; ok $? "neither the password nor the hash ever reached the terminal"
 pass_shown=$(printf '%s' "$done_screen" | grep -Eo "Passphrase: $PASS_RE" | head -1)
 [ -n "$pass_shown" ] && [ "${pass_shown#Passphrase: }" = "$(cat "$dir/full/state/passphrase" 2>/dev/null)" ]
 ok $? "the passphrase shown is the one setup stored"

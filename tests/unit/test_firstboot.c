@@ -21,6 +21,13 @@
 #include <pthread.h>
 #include <math.h>
 #include <cmocka.h>
+#include <crypt.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 
 #include "util.h"
 #include "../../firstboot/fb.h"
@@ -191,8 +198,13 @@ test_ports(void **state)
 		{ "9443", 1, NULL },
 		{ "1", 1, NULL },
 		{ "65535", 1, NULL },
-		{ "443", 0, "refused" },
-		{ "44315", 0, "admin port" },
+		{ "443", 0, "Port 443 is the control port (agents and process "
+		    "servers enroll there) and is refused for data: use 9443" },
+		{ "44315", 0, "Port 44315 is the admin port (web UI)" },
+		{ "22", 0, "Port 22 is SSH (the appliance's sshd" },
+		{ "3306", 0, "Port 3306 is MariaDB (the appliance's database" },
+		{ "21", 1, NULL },
+		{ "3307", 1, NULL },
 		{ "0", 0, "1 to 65535" },
 		{ "70000", 0, "1 to 65535" },
 		{ "", 0, "not a port" },
@@ -533,6 +545,205 @@ test_sntp_refused(void **state)
 	free(cause);
 }
 
+/* The hash verifies with crypt(3) against pw. */
+static int
+shadow_verifies(const char *hash, const char *pw)
+{
+	struct crypt_data	*cd = calloc(1, sizeof *cd);
+	const char		*h = crypt_r(pw, hash, cd);
+	int			 r = h != NULL && strcmp(h, hash) == 0;
+
+	free(cd);
+	return r;
+}
+
+static void
+test_shadow_hash(void **state)
+{
+	static const char b64[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz";
+	char	 a[128], b[128], *cause = NULL;
+
+	(void)state;
+	assert_int_equal(fb_shadow_hash("Adm1n!pass", a, sizeof a, &cause), 0);
+	assert_int_equal(fb_shadow_hash("Adm1n!pass", b, sizeof b, &cause), 0);
+	/* $6$ + 16 salt characters + $ + 86 of hash. */
+	assert_int_equal(strlen(a), 3 + 16 + 1 + 86);
+	assert_memory_equal(a, "$6$", 3);
+	assert_int_equal(strspn(a + 3, b64), 16);
+	assert_int_equal(a[19], '$');
+	assert_null(strpbrk(a, ":\n"));
+	/* A fresh salt each time, from /dev/urandom. */
+	assert_memory_not_equal(a + 3, b + 3, 16);
+	assert_true(shadow_verifies(a, "Adm1n!pass"));
+	assert_true(shadow_verifies(b, "Adm1n!pass"));
+	assert_false(shadow_verifies(a, "Adm1n!pasS"));
+	assert_int_equal(fb_shadow_hash("x", a, 50, &cause), -1);
+	assert_non_null(strstr(cause, "longer than"));
+	free(cause);
+}
+
+static void
+test_shadow_edit(void **state)
+{
+	static const struct {
+		const char	*in, *out, *word;
+	} cases[] = {
+		{ "root:*:20228:0:99999:7:::\nbin:*:20228:0:99999:7:::\n",
+		  "root:H:20228:0:99999:7:::\nbin:*:20228:0:99999:7:::\n", NULL },
+		{ "root:!*:20228:0:99999:7:::\n", "root:H:20228:0:99999:7:::\n", NULL },
+		{ "root::1::::::", "root:H:1::::::", NULL },
+		/* Not the first line, no final newline, CRs kept. */
+		{ "daemon:*:1:0:99999:7:::\r\nroot:!:1:0:99999:7:::\r\nx:!:1::",
+		  "daemon:*:1:0:99999:7:::\r\nroot:H:1:0:99999:7:::\r\nx:!:1::", NULL },
+		/* Only the first root line, as getspnam(3); "rootx" is not root. */
+		{ "rootx:!:1::\nroot:$6$old$h:1::\nroot:*:2::\n",
+		  "rootx:!:1::\nroot:H:1::\nroot:*:2::\n", NULL },
+		{ "bin:*:1::\nrootx:!:1::\n", NULL, "has no line for root" },
+		{ "", NULL, "has no line for root" },
+		{ "root\n", NULL, "has no line for root" },
+		{ "root:nofield\nbin:*:1::\n", NULL, "has no password field" },
+	};
+	char	*out = NULL, *cause = NULL;
+	size_t	 len;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		int rc = fb_shadow_edit("/x/etc/shadow", cases[i].in,
+		    strlen(cases[i].in), "H", &out, &len, &cause);
+		if (cases[i].out != NULL) {
+			if (rc != 0)
+				fail_msg("case %zu: %s", i, cause);
+			assert_string_equal(out, cases[i].out);
+			assert_int_equal(len, strlen(cases[i].out));
+			free(out);
+		} else {
+			assert_int_equal(rc, -1);
+			if (strstr(cause, cases[i].word) == NULL ||
+			    strstr(cause, "/x/etc/shadow-") == NULL)
+				fail_msg("case %zu: cause '%s'", i, cause);
+		}
+	}
+	assert_int_equal(fb_shadow_edit("/x", "root:*:1::", 10, "a:b", &out,
+	    &len, &cause), -1);
+	free(cause);
+}
+
+static char *
+shadow_slurp(const char *path)
+{
+	char	*s = read_file(path, NULL, NULL);
+
+	assert_non_null(s);
+	return s;
+}
+
+static void
+test_shadow_file(void **state)
+{
+	static const char head[] =
+	    "daemon:*:20228:0:99999:7:::\n"
+	    "root:", tail[] =
+	    ":20228:0:99999:7:::\n"
+	    "bin:*:20228:0:99999:7:::\n"
+	    "mysql:!:20779::::::\n"
+	    "ops:$y$j9T$Lq0mbLIgRs2qYtYyTAaO61$0A8N1bYh5b4b6JzXo9R1l8tB6vU1p"
+	    "9b5q3L0mLQ0W/A:20500:0:99999:7:::\n";
+	char		 dir[] = "/tmp/test_firstboot.XXXXXX", *p, *s, *cause = NULL;
+	char		*end, *hash, *orig;
+	struct stat	 st;
+	struct group	*gr;
+	gid_t		 gid;
+	DIR		*d;
+	struct dirent	*de;
+	int		 fd, n, flags;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	p = xasprintf("%s/shadow", dir);
+
+	/* Missing: names the file and the fix. */
+	assert_int_equal(fb_shadow_set_root(p, "Adm1n!pass", &cause), -1);
+	assert_non_null(strstr(cause, p));
+	assert_non_null(strstr(cause, "No such file"));
+	assert_non_null(strstr(cause, "restore it from its backup"));
+	/* A directory is not the file. */
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(fb_shadow_set_root(p, "Adm1n!pass", &cause), -1);
+	assert_non_null(strstr(cause, "not a regular file"));
+	rmdir(p);
+
+	/* Debian's: 0640 root:shadow (or our group where there is none). */
+	orig = xasprintf("%s!*%s", head, tail);
+	assert_int_equal(write_file_atomic(p, orig, strlen(orig), 0640,
+	    &cause), 0);
+	gid = (gr = getgrnam("shadow")) != NULL ? gr->gr_gid : getgid();
+	assert_int_equal(chown(p, getuid(), gid), 0);
+	assert_int_equal(fb_shadow_set_root(p, "Adm1n!pass", &cause), 0);
+	s = shadow_slurp(p);
+	assert_memory_equal(s, head, strlen(head));
+	hash = s + strlen(head);
+	assert_non_null(end = strchr(hash, ':'));
+	assert_string_equal(end, tail);
+	*end = '\0';
+	assert_memory_equal(hash, "$6$", 3);
+	assert_true(shadow_verifies(hash, "Adm1n!pass"));
+	assert_false(shadow_verifies(hash, "Adm1n!pas"));
+	free(s);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_uid, getuid());
+	assert_int_equal(st.st_gid, gid);
+	/* Again (Back and Retry): a new hash, the rest still the same. */
+	assert_int_equal(fb_shadow_set_root(p, "0ther!Pass", &cause), 0);
+	s = shadow_slurp(p);
+	assert_memory_equal(s, head, strlen(head));
+	assert_non_null(end = strchr(s + strlen(head), ':'));
+	assert_string_equal(end, tail);
+	*end = '\0';
+	assert_true(shadow_verifies(s + strlen(head), "0ther!Pass"));
+	free(s);
+	/* Nothing left beside it but the lock of shadow-utils. */
+	assert_non_null(d = opendir(dir));
+	n = 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".pwd.lock") == 0)
+			n++;
+	closedir(d);
+	assert_int_equal(n, 2);
+
+	/* Unwritable (immutable): the file stays as it was. */
+	s = shadow_slurp(p);
+	fd = open(p, O_RDONLY);
+	assert_true(fd != -1);
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+	    (flags |= FS_IMMUTABLE_FL, ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0)) {
+		assert_int_equal(fb_shadow_set_root(p, "Adm1n!pass", &cause),
+		    -1);
+		assert_non_null(strstr(cause, p));
+		assert_non_null(strstr(cause, "immutable"));
+		assert_non_null(strstr(cause, "Retry"));
+		flags &= ~FS_IMMUTABLE_FL;
+		assert_int_equal(ioctl(fd, FS_IOC_SETFLAGS, &flags), 0);
+		char *after = shadow_slurp(p);
+		assert_string_equal(after, s);
+		free(after);
+	} else
+		print_message("# skipped the immutable file: chattr is not "
+		    "allowed here (%s)\n", strerror(errno));
+	close(fd);
+	free(s);
+
+	unlink(p);
+	s = xasprintf("%s/.pwd.lock", dir);
+	unlink(s);
+	free(s);
+	assert_int_equal(rmdir(dir), 0);
+	free(orig);
+	free(p);
+	free(cause);
+}
+
 int
 main(void)
 {
@@ -542,6 +753,9 @@ main(void)
 		cmocka_unit_test(test_dns),
 		cmocka_unit_test(test_password),
 		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_shadow_hash),
+		cmocka_unit_test(test_shadow_edit),
+		cmocka_unit_test(test_shadow_file),
 		cmocka_unit_test(test_proxy_url),
 		cmocka_unit_test(test_key_file),
 		cmocka_unit_test(test_ini_value),
