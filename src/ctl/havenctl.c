@@ -69,6 +69,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "push-install", 1, 1, CTL_PUSH_OPTIONS, ctl_push_install,
 	  CTL_PUSH_USAGE, "install (or upgrade, repair) the agent on a "
 	  "Linux machine over SSH and wait until it heartbeats" },
+	{ "push-uninstall", 1, 1, CTL_OWN_OPTIONS, ctl_push_uninstall,
+	  CTL_PUSH_UNINSTALL_USAGE, "remove the agent from a machine over "
+	  "SSH (as push-install connects), check it is gone, and revoke the "
+	  "machine unless --keep-enrollment" },
 	{ "token issue", 0, 0, CTL_TOKEN_ISSUE_OPTIONS, ctl_token_issue,
 	  CTL_TOKEN_ISSUE_USAGE, "a one-time enrollment token for a manual "
 	  "install (install.sh --token-file FILE); T: 90, 15m, 1h (the "

@@ -2,6 +2,8 @@
  * POST /api/v1/push-install: start a "push" job (job_push.c) and answer
  * 202 with its id at once; the job's row (GET /api/v1/jobs/{id}) has
  * each step's progress and, at the end, the result or the reason.
+ * {"action": "uninstall"} removes the agent instead, and revokes the
+ * machine unless {"keep_enrollment": true}.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +16,14 @@
 #include "util.h"
 
 static const char *const push_keys[] = { "address", "machine", "account",
-	"port", "host_key", "cs", "wait_s", NULL };
+	"port", "host_key", "cs", "wait_s", "action", "keep_enrollment", NULL };
 
 struct push_req {
 	struct api_req	*r;
 	char		 nonce[33];
 	char		*target;
 	char		*account;
+	int		 uninstall;
 };
 
 /* control_job() answers only when the job ends: the job's row was made
@@ -47,15 +50,31 @@ push_started(json_t *res, const char *err, void *arg)
 		    "but its id could not be found%s%s", err ? ": " : "",
 		    err ? err : "");
 	else {
-		audit(r, "push.install", pr->target, "account %s, job %lld",
-		    pr->account, id);
-		api_reply(r, 202, json_pack("{s:I, s:s, s:s}", "job",
+		audit(r, pr->uninstall ? "push.uninstall" : "push.install",
+		    pr->target, "account %s, job %lld", pr->account, id);
+		api_reply(r, 202, json_pack("{s:I, s:s, s:s, s:s}", "job",
 		    (json_int_t)id, "target", pr->target, "account",
-		    pr->account));
+		    pr->account, "action", pr->uninstall ? "uninstall" :
+		    "install"));
 	}
 	free(pr->target);
 	free(pr->account);
 	free(pr);
+}
+
+/* An uninstall that revoked a machine wrote the CRL: load it here and in
+ * the shards, as api.c's revoke does. */
+static void
+push_done(uint64_t id, int ok, json_t *result, const char *error, void *arg)
+{
+	(void)arg;
+	(void)error;
+	if (ok && json_is_true(json_object_get(result, "revoked"))) {
+		log_info("push job %llu revoked machine %s: reloading the CRL",
+		    (unsigned long long)id, json_string_value(json_object_get(
+		    result, "machine_id")));
+		control_tls_reload(1);
+	}
 }
 
 void
@@ -65,6 +84,7 @@ api_push_install(struct api_req *r)
 	const char	*k, *addr, *machine, *account;
 	unsigned char	 b[16];
 	json_t		*v, *args;
+	int		 uninstall;
 
 	if (!json_is_object(r->body)) {
 		api_error(r, 400, "bad_request", "send a JSON object: "
@@ -82,7 +102,21 @@ api_push_install(struct api_req *r)
 			    k);
 			return;
 		}
-		if (strcmp(k, "port") == 0 || strcmp(k, "wait_s") == 0) {
+		if (strcmp(k, "keep_enrollment") == 0) {
+			if (!json_is_boolean(v)) {
+				api_error(r, 400, "bad_request", "'%s' must be "
+				    "true or false", k);
+				return;
+			}
+		} else if (strcmp(k, "action") == 0) {
+			if (!json_is_string(v) || (strcmp(json_string_value(v),
+			    "install") != 0 && strcmp(json_string_value(v),
+			    "uninstall") != 0)) {
+				api_error(r, 400, "bad_request", "'action' must "
+				    "be \"install\" or \"uninstall\"");
+				return;
+			}
+		} else if (strcmp(k, "port") == 0 || strcmp(k, "wait_s") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > 65535) {
 				api_error(r, 400, "bad_request", "'%s' must be "
@@ -109,14 +143,23 @@ api_push_install(struct api_req *r)
 		    addr);
 		return;
 	}
+	uninstall = json_is_string(json_object_get(r->body, "action")) &&
+	    strcmp(json_string_value(json_object_get(r->body, "action")),
+	    "uninstall") == 0;
+	if (!uninstall && json_object_get(r->body, "keep_enrollment")) {
+		api_error(r, 400, "bad_request", "'keep_enrollment' goes with "
+		    "\"action\": \"uninstall\" only");
+		return;
+	}
 	pr = xcalloc(1, sizeof(*pr));
 	pr->r = r;
 	pr->target = xstrdup(addr ? addr : machine);
 	pr->account = xstrdup(account);
+	pr->uninstall = uninstall;
 	random_bytes(b, sizeof(b));
 	hex_encode(b, sizeof(b), pr->nonce);
 	args = json_deep_copy(r->body);
 	json_object_set_new(args, "request", json_string(pr->nonce));
-	control_job("push", args, r->actor, NULL, NULL);
+	control_job("push", args, r->actor, push_done, NULL);
 	db_call("job.list", json_pack("{s:i}", "limit", 20), push_started, pr);
 }

@@ -17,7 +17,8 @@ struct job;
 #define PUSH_REPOSITORY		"repository"
 
 /* POST /api/v1/push-install {"address" | "machine", "account", "port",
- * "host_key", "cs", "wait_s"} → 202 {"job": id}. */
+ * "host_key", "cs", "wait_s", "action": "install" | "uninstall",
+ * "keep_enrollment"} → 202 {"job": id}. */
 void	api_push_install(struct api_req *);
 
 /* The job kind "push": same arguments. */

@@ -1,6 +1,6 @@
 /*
- * The "push" job: install (or upgrade, or repair) haven-agent on a
- * Linux machine over SSH with a push account (issue 6).
+ * The "push" job: install (or upgrade, or repair, or remove) haven-agent
+ * on a Linux machine over SSH with a push account (issue 6).
  *
  *  1. connect; the host key's SHA-256 fingerprint is pinned on first use
  *     in STATE_DIR/push_known_hosts and must match afterwards, checked
@@ -21,6 +21,15 @@
  * or the job's row (which name its id, not secret); the passphrase is
  * not sent at all.
  */
+/*
+ * With {"action": "uninstall"} (havenctl push-uninstall), steps 1-3 are
+ * the same; then the job runs the uninstaller the install left
+ * (PREFIX/usr/local/sbin/haven-agent-install --uninstall; none and no
+ * agent files: "nothing to remove", a success), checks that the files,
+ * service and state directory install.sh --uninstall removes are gone,
+ * and revokes the machine on this CS (row and CRL, as 'havenctl machine
+ * revoke') unless "keep_enrollment".
+ */
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -33,6 +42,7 @@
 #include <openssl/crypto.h>
 
 #include "api_push.h"
+#include "db.h"
 #include "dbq.h"
 #include "enroll_token.h"
 #include "havend.h"
@@ -449,6 +459,308 @@ push_wait(struct push *p, const char *mid, const char *since, int wait_s,
 	return -1;
 }
 
+/* --- uninstall ---------------------------------------------------------- */
+
+/*
+ * What of the agent is on the machine: install.sh's paths under the
+ * prefix ($1, as for the install), one "key=value" a line: installer=
+ * (the installed install.sh, haven-agent-install), present= (a file or
+ * directory install.sh --uninstall promises to remove), pid= (the init
+ * script's service, while it runs), active= and enabled= (systemd
+ * units, on a real install).  $2, when given: a pid that must be gone.
+ * No single quote inside: it runs as sh -c '...'.
+ */
+static const char push_probe[] =
+    "p=${1%/}; i=$p/usr/local/sbin/haven-agent-install; "
+    "[ -f \"$i\" ] && echo installer=$i; "
+    "for f in usr/local/sbin/haven-agent usr/local/sbin/haven-agent-install "
+    "usr/local/lib/haven-agent etc/haven/agent.conf var/lib/haven-agent "
+    "etc/init.d/haven-agent etc/systemd/system/haven-agent.service "
+    "etc/systemd/system/haven-agent-replicate.service run/haven-agent.pid "
+    "var/log/haven-agent.log; do "
+    "if [ -e \"$p/$f\" ] || [ -L \"$p/$f\" ]; then echo present=$p/$f; fi; "
+    "done; "
+    "if [ -f \"$p/run/haven-agent.pid\" ]; then "
+    "n=$(cat \"$p/run/haven-agent.pid\"); "
+    "kill -0 \"$n\" 2>/dev/null && echo pid=$n; fi; "
+    "[ -n \"${2:-}\" ] && kill -0 \"$2\" 2>/dev/null && echo pid=$2; "
+    "if [ -z \"$p\" ] && [ -d /run/systemd/system ] && "
+    "command -v systemctl >/dev/null 2>&1; then "
+    "for u in haven-agent haven-agent-replicate; do "
+    "systemctl is-active --quiet $u.service && echo active=$u.service; "
+    "systemctl is-enabled --quiet $u.service 2>/dev/null && "
+    "echo enabled=$u.service; done; fi; exit 0";
+
+/* Run script as root with the prefix as $1 (and arg as $2). */
+static int
+push_root_sh(struct push *p, struct sshc *c, const char *script,
+    const char *arg, int timeout, char **out, int *status, char **cause)
+{
+	char	*cmd;
+	int	 rc;
+
+	/* The prefix (tests) is expanded by the login shell, since sudo
+	 * resets the environment. */
+	cmd = xasprintf("%s sh -c '%s' sh \"${HAVEN_AGENT_PREFIX:-/}\" %s",
+	    p->sudo_pfx, script, arg != NULL ? arg : "");
+	rc = sshc_exec(c, cmd, p->sudo_in, timeout, out, status, cause);
+	free(cmd);
+	return rc;
+}
+
+/* The values of key in a probe's output, ", "-separated; NULL: none. */
+static char *
+probe_list(const char *out, const char *key)
+{
+	struct fbuf	 b;
+	size_t		 kl = strlen(key), n;
+	const char	*s = out;
+	char		*v;
+
+	fbuf_init(&b);
+	while (s != NULL && *s != '\0') {
+		n = strcspn(s, "\r\n");
+		if (n > kl && strncmp(s, key, kl) == 0 && s[kl] == '=') {
+			if (b.len > 0)
+				fbuf_add(&b, ", ", 2);
+			fbuf_add(&b, s + kl + 1, n - kl - 1);
+		}
+		s += n;
+		s += strspn(s, "\r\n");
+	}
+	if (b.len == 0) {
+		fbuf_free(&b);
+		return NULL;
+	}
+	v = xstrndup((const char *)b.data, b.len);
+	fbuf_free(&b);
+	return v;
+}
+
+/*
+ * Revoke machine mid on this CS as 'havenctl machine revoke' does: the
+ * row (machine.revoke, with its event) and the CRL, signed with the site
+ * CA; control reloads it when the job ends (api_push.c).  0 with
+ * *revoked 0 when this CS does not know the machine.
+ */
+static int
+push_revoke(struct push *p, const char *mid, int *revoked, char **cause)
+{
+	const struct db_op	*op = db_ops_find("machine.revoke");
+	MYSQL_RES		*res;
+	MYSQL_ROW		 r;
+	json_t			*args, *out = NULL, *v;
+	X509			*ca = NULL;
+	EVP_PKEY		*cakey = NULL;
+	const char		**list = NULL;
+	char			*path = NULL, *was = NULL, *host = NULL;
+	size_t			 i, n;
+	int			 lost, rc = -1;
+
+	*revoked = 0;
+	if (DQ(p->m, &res, cause, "SELECT status, hostname FROM machines "
+	    "WHERE id = ?", DQS(mid)) == -1)
+		return -1;
+	if ((r = dbq_row(&res)) == NULL) {
+		step(p, 95, "machine %s is not enrolled with this configuration "
+		    "server: nothing to revoke", mid);
+		return 0;
+	}
+	was = xstrdup(r[0]);
+	host = xstrdup(r[1]);
+	mysql_free_result(res);
+	if (op == NULL) {
+		set_cause(cause, "no machine.revoke operation (a build error)");
+		goto out;
+	}
+	args = json_pack("{s:s}", "id", mid);
+	rc = db_ops_run(p->m, op, args, &out, cause, &lost);
+	json_decref(args);
+	if (rc == -1)
+		goto out;
+	rc = -1;
+	n = json_array_size(json_object_get(out, "serials"));
+	list = xcalloc(n + 1, sizeof(*list));
+	json_array_foreach(json_object_get(out, "serials"), i, v)
+		list[i] = json_string_value(v);
+	path = pki_path(&hv.conf, "ca.key");
+	cakey = tls_key_read(path, cause);
+	free(path);
+	path = pki_path(&hv.conf, "ca.crt");
+	if (cakey != NULL)
+		ca = tls_cert_read(path, cause);
+	free(path);
+	path = pki_path(&hv.conf, "crl.pem");
+	if (ca == NULL || tls_crl_write(path, ca, cakey, list, n,
+	    cause) == -1) {
+		char *why = *cause;
+
+		*cause = NULL;
+		set_cause(cause, "machine %s is marked revoked but the CRL "
+		    "could not be written: %s; 'havenctl machine revoke %s' "
+		    "writes it again", mid, why ? why : "?", mid);
+		free(why);
+		goto out;
+	}
+	*revoked = 1;
+	step(p, 95, "%s the certificate of machine %s (%s): on the CRL, %zu "
+	    "certificate%s revoked in all", strcmp(was, "revoked") == 0 ?
+	    "already revoked:" : "revoked", mid, host, n, n == 1 ? "" : "s");
+	rc = 0;
+out:
+	if (ca != NULL)
+		X509_free(ca);
+	EVP_PKEY_free(cakey);
+	json_decref(out);
+	free(list);
+	free(path);
+	free(was);
+	free(host);
+	return rc;
+}
+
+/*
+ * Remove the agent with the uninstaller it installed, check that
+ * nothing it promised to remove is left, then revoke the machine unless
+ * args say "keep_enrollment".  Logged in already (job_push).
+ */
+static int
+push_uninstall(struct push *p, struct sshc *c, json_t *args, json_t **result,
+    char **cause)
+{
+	json_t		*mj = NULL;
+	const char	*s;
+	char		*out = NULL, *installer = NULL, *present = NULL;
+	char		*pid = NULL, *mid = NULL, *left = NULL, *units = NULL;
+	int		 status, keep, revoked = 0, rc = -1;
+
+	keep = json_is_true(json_object_get(args, "keep_enrollment"));
+	if (push_root_sh(p, c, push_probe, NULL, PUSH_TIMEOUT, &out, &status,
+	    cause) == -1)
+		goto out;
+	if (status != 0) {
+		set_cause(cause, "cannot look for the agent on %s (exit %d): %s",
+		    p->address, status, tail(out, 3));
+		goto out;
+	}
+	installer = probe_list(out, "installer");
+	present = probe_list(out, "present");
+	pid = probe_list(out, "pid");
+	free(out);
+	out = NULL;
+	if (installer == NULL && present == NULL) {
+		step(p, 100, "haven-agent is not installed on %s: nothing to "
+		    "remove", p->address);
+		*result = json_pack("{s:s, s:i, s:s, s:s, s:s, s:b, s:b, s:O}",
+		    "action", "uninstall", "port", p->port, "address",
+		    p->address, "account", p->account, "host_key",
+		    sshc_fingerprint(c), "removed", 0, "revoked", 0, "steps",
+		    p->steps);
+		rc = 0;
+		goto out;
+	}
+	if (installer == NULL) {
+		set_cause(cause, "haven-agent is on %s (%s) but its uninstaller, "
+		    "haven-agent-install, is missing: push install again to "
+		    "repair it, then uninstall. Nothing was removed", p->address,
+		    present);
+		goto out;
+	}
+	/* Which machine it is, before its state directory goes. */
+	if (push_root_sh(p, c, "cat \"${1%/}/var/lib/haven-agent/"
+	    "machine.json\" 2>/dev/null; exit 0", NULL, PUSH_TIMEOUT, &out,
+	    &status, cause) == -1)
+		goto out;
+	if ((mj = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL)) != NULL &&
+	    (s = json_string_value(json_object_get(mj, "machine_id"))) != NULL &&
+	    s[strspn(s, "0123456789abcdef-")] == '\0')
+		mid = xstrdup(s);
+	free(out);
+	out = NULL;
+	step(p, 40, "found haven-agent on %s%s%s%s: %s", p->address,
+	    mid ? " (machine " : " (not enrolled", mid ? mid : "", ")",
+	    pid ? "its service is running" : "its service is not running");
+
+	/* The uninstaller install.sh left there (it takes its own copy
+	 * away too: sh has read it by then). */
+	step(p, 50, "running %s --uninstall%s", installer, *p->sudo_pfx ?
+	    " with sudo" : "");
+	if (push_root_sh(p, c, "sh \"${1%/}/usr/local/sbin/"
+	    "haven-agent-install\" --uninstall --prefix \"$1\"", NULL,
+	    PUSH_INSTALL_TIMEOUT, &out, &status, cause) == -1)
+		goto out;
+	if (status != 0) {
+		set_cause(cause, "the uninstaller failed on %s (exit %d): %s",
+		    p->address, status, tail(out, 4));
+		goto out;
+	}
+	for (s = out; *s != '\0'; s += strspn(s, "\r\n")) {
+		size_t n = strcspn(s, "\r\n");
+
+		/* Its advice to revoke by hand is this job's next step. */
+		if (n > 12 && strncmp(s, "install.sh: ", 12) == 0 &&
+		    strncmp(s + 12, "removed; revoke", 15) != 0)
+			step(p, 70, "%.*s", (int)(n - 12), s + 12);
+		else if (n > 12 && strncmp(s, "install.sh: ", 12) == 0)
+			step(p, 70, "the uninstaller finished");
+		s += n;
+	}
+	free(out);
+	out = NULL;
+
+	/* What install.sh --uninstall promises: check, do not trust. */
+	if (push_root_sh(p, c, push_probe, pid ? pid : "", PUSH_TIMEOUT, &out,
+	    &status, cause) == -1)
+		goto out;
+	free(present);
+	free(pid);
+	present = probe_list(out, "present");
+	pid = probe_list(out, "pid");
+	units = probe_list(out, "active");
+	if (present != NULL || pid != NULL || units != NULL ||
+	    (units = probe_list(out, "enabled")) != NULL) {
+		left = xasprintf("%s%s%s%s%s%s", present ? "files: " : "",
+		    present ? present : "", pid ? (present ? "; " : "") : "",
+		    pid ? "still running: pid " : "", pid ? pid : "",
+		    units ? "; systemd units still active or enabled" : "");
+		set_cause(cause, "the uninstaller on %s exited 0 but left %s: "
+		    "remove them by hand (or push install again and "
+		    "uninstall again)%s", p->address, left,
+		    mid && !keep ? "; the machine was not revoked" : "");
+		goto out;
+	}
+	step(p, 85, "checked on %s: no agent files, service or state "
+	    "directory left", p->address);
+
+	/* 4. On this CS. */
+	if (mid == NULL)
+		step(p, 95, "the agent on %s had not enrolled: nothing to "
+		    "revoke", p->address);
+	else if (keep)
+		step(p, 95, "machine %s keeps its enrollment (keep_enrollment): "
+		    "revoke it later with 'havenctl machine revoke %s'", mid,
+		    mid);
+	else if (push_revoke(p, mid, &revoked, cause) == -1)
+		goto out;
+	step(p, 100, "haven-agent removed from %s", p->address);
+	*result = json_pack("{s:s, s:i, s:s, s:s, s:s, s:b, s:s?, s:b, s:b, "
+	    "s:O}", "action", "uninstall", "port", p->port, "address",
+	    p->address, "account", p->account, "host_key",
+	    sshc_fingerprint(c), "removed", 1, "machine_id", mid, "revoked",
+	    revoked, "keep_enrollment", keep, "steps", p->steps);
+	rc = 0;
+out:
+	json_decref(mj);
+	free(out);
+	free(installer);
+	free(present);
+	free(pid);
+	free(mid);
+	free(left);
+	free(units);
+	return rc;
+}
+
 int
 job_push(struct job *j, json_t *args, json_t **result, char **cause)
 {
@@ -460,9 +772,9 @@ job_push(struct job *j, json_t *args, json_t **result, char **cause)
 	char		*key = NULL, *pinned = NULL, *out = NULL, *cmd = NULL;
 	char		*sysname = NULL, *os = NULL, *tmp = NULL, *cs = NULL;
 	char		*local = NULL, *mid = NULL, *mstatus = NULL, *since = NULL;
-	size_t		 pkglen;
+	size_t		 pkglen = 0;
 	long long	 port, wait_s;
-	int		 status, first = 0, rc = -1;
+	int		 status, first = 0, uninstall = 0, rc = -1;
 	MYSQL_RES	*res;
 	MYSQL_ROW	 r;
 
@@ -505,9 +817,12 @@ job_push(struct job *j, json_t *args, json_t **result, char **cause)
 	}
 	if (push_account(&p, cause) == -1)
 		goto out;
-	if ((pkg = push_package(args, cause)) == NULL)
+	uninstall = json_is_string(json_object_get(args, "action")) &&
+	    strcmp(json_string_value(json_object_get(args, "action")),
+	    "uninstall") == 0;
+	if (!uninstall && (pkg = push_package(args, cause)) == NULL)
 		goto out;
-	if ((pkgdata = read_file(pkg, &pkglen, cause)) == NULL)
+	if (!uninstall && (pkgdata = read_file(pkg, &pkglen, cause)) == NULL)
 		goto out;
 
 	/* 1. The host key, before any credential leaves. */
@@ -597,6 +912,10 @@ job_push(struct job *j, json_t *args, json_t **result, char **cause)
 	    *p.sudo_pfx ? "; sudo works" : "");
 	free(out);
 	out = NULL;
+	if (uninstall) {
+		rc = push_uninstall(&p, c, args, result, cause);
+		goto out;
+	}
 
 	/* 4. Upload and install. */
 	if (sshc_exec(c, "mktemp -d /tmp/haven-push.XXXXXX", NULL,

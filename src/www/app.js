@@ -1515,6 +1515,7 @@
   const pushSteps = {};   /* job id → the step messages seen while it ran */
 
   function pushTarget(j) { return (j.args && (j.args.address || j.args.machine)) || '?'; }
+  function pushIsUninstall(j) { return !!(j.args && j.args.action === 'uninstall'); }
 
   function pushPanel(j, retry) {
     const seen = pushSteps[j.id] || (pushSteps[j.id] = []);
@@ -1522,14 +1523,23 @@
     const steps = j.state === 'succeeded' && j.result && Array.isArray(j.result.steps) ? j.result.steps : seen;
     const busy = jobBusy(j);
     const r = j.result || {};
-    const parts = [h('div', { class: 'bar' }, h('strong', { text: 'Push install #' + j.id + ' to ' + pushTarget(j) +
+    const un = pushIsUninstall(j);
+    const parts = [h('div', { class: 'bar' }, h('strong', { text: (un ? 'Push uninstall #' + j.id + ' from ' : 'Push install #' + j.id + ' to ') + pushTarget(j) +
       (j.args && j.args.port && j.args.port !== 22 ? ':' + j.args.port : '') }),
       pill(jobStates[j.state] || '', j.state), busy ? [h('progress', { max: 100, value: j.percent }), j.percent + '%'] : null,
       h('span', { class: 'muted fine', text: 'account ' + (j.args && j.args.account) }),
       j.finished_at ? h('span', { class: 'muted fine' }, 'finished ', time(j.finished_at, true)) : null),
     h(steps === seen ? 'ul' : 'ol', { class: 'steps' }, steps.map((s, i) => h('li', { class: busy && i === steps.length - 1 ? 'current' : 'done', text: sentence(s) }))),
     busy ? h('p', { class: 'muted fine', text: 'Steps as this page saw them; the job\'s full list comes with its result.' }) : null];
-    if (j.state === 'succeeded') {
+    if (j.state === 'succeeded' && un) {
+      parts.push(r.removed ? msg('ok', 'The agent is removed from ' + (r.address || pushTarget(j)) + '.', !r.machine_id ?
+        'It had not enrolled: there was nothing to revoke.' : r.revoked ? 'Machine ' + r.machine_id + ' is revoked: its certificate is ' +
+        'on the CRL and it can no longer connect. Its recovery points stay until their retention ends.' : 'Machine ' + r.machine_id +
+        ' keeps its enrollment: revoke it on the Machines page if it is not coming back.') :
+        msg('ok', 'The agent is not installed on ' + (r.address || pushTarget(j)) + ': nothing to remove.', 'Nothing was changed.'),
+      kv([['Host key', h('span', { class: 'mono host-key', text: r.host_key })],
+        r.machine_id ? ['Machine', h('a', { href: '#/machines', class: 'mono', text: r.machine_id })] : null]));
+    } else if (j.state === 'succeeded') {
       parts.push(msg('ok', 'The agent is installed on ' + (r.address || pushTarget(j)) + '.', 'Machine ' + r.machine_id + ' is ' + r.status +
         '. Give it a policy on the Machines page to protect it.'),
       kv([['Host key', h('span', {}, h('span', { class: 'mono host-key', text: r.host_key }), r.host_key_new ?
@@ -1543,7 +1553,7 @@
       const err = j.error || 'the job ended without a reason';
       const ch = err.match(/host key of (\S+) changed: was (\S+), now (\S+)/);
       const first = err.match(/first connection: recorded the host key of (\S+): (\S+)\)/);
-      parts.push(msg('error', 'The push install failed.', err, ch ? null : hintEl(pushHint(err))));
+      parts.push(msg('error', un ? 'The push uninstall failed.' : 'The push install failed.', err, ch ? null : hintEl(pushHint(err))));
       if (first) parts.push(h('p', { class: 'fine' }, 'Host key recorded on this first connection: ',
         h('span', { class: 'mono host-key', text: first[2] }), '. Later pushes to ' + first[1] + ' require the same key.'));
       if (ch) {
@@ -1554,7 +1564,8 @@
             'something may be impersonating it and would receive the account\'s password.', 'Accept and push', true)) return;
           btn.disabled = true;
           const again = { host_key: ch[3] };
-          for (const k of ['address', 'machine', 'account', 'port', 'cs', 'wait_s']) if (j.args && j.args[k] !== undefined) again[k] = j.args[k];
+          for (const k of ['address', 'machine', 'account', 'port', 'cs', 'wait_s', 'action', 'keep_enrollment'])
+            if (j.args && j.args[k] !== undefined) again[k] = j.args[k];
           retry(again);
         });
         parts.push(kv([['Pinned before', h('span', { class: 'mono old-key', text: ch[2] })],
@@ -1598,8 +1609,9 @@
         location.hash = '#/push?job=' + r.job;
       } catch (e) {
         if (btn) btn.disabled = false;
-        if (out) put(out, errorMsg('The push install did not start.', e));
-        else { flash = errorMsg('The push install did not start.', e); push(v, g); }
+        const what = body.action === 'uninstall' ? 'The push uninstall did not start.' : 'The push install did not start.';
+        if (out) put(out, errorMsg(what, e));
+        else { flash = errorMsg(what, e); push(v, g); }
       }
     };
     const panel = job ? pushPanel(job, (body) => start(body)) : null;
@@ -1625,6 +1637,8 @@
       text: a.name + ' (' + a.username + (a.sudo ? ', sudo' : '') + ')', selected: a.name === was.account })));
     const hostKey = h('input', { id: 'push-host-key', autocomplete: 'off', spellcheck: false, placeholder: 'SHA256:… (optional)' });
     const btn = h('button', { type: 'submit', class: 'primary', id: 'push-submit', text: 'Install the agent', disabled: !pushAccts.length });
+    const unBtn = h('button', { type: 'button', class: 'danger', id: 'push-uninstall', text: 'Uninstall the agent', disabled: !pushAccts.length });
+    const keep = h('input', { id: 'push-keep', type: 'checkbox' });
     const field = (id, label, input, note) => h('div', { class: 'field' }, h('label', { for: id, text: label }), input,
       note ? h('span', { class: 'sub', text: note }) : null);
     const form = h('form', { id: 'push-form', novalidate: true, autocomplete: 'off' },
@@ -1638,28 +1652,49 @@
         field('push-port', 'SSH port', port),
         field('push-account', 'Push account', acct),
         field('push-host-key', 'Expected host key', hostKey, 'only to accept a changed key; empty: pinned on first use')),
+      h('div', { class: 'field check' }, h('label', { for: 'push-keep' }, keep,
+        ' When uninstalling, keep the machine\'s enrollment (do not revoke its certificate)')),
       pushAccts.length ? null : msg('warn', 'There is no push install account.', h('span', {}, 'Add one on the ',
         h('a', { href: '#/accounts', text: 'Accounts' }), ' page (kind "Push install"): root, or a user that may use sudo.')),
-      h('div', { class: 'actions' }, btn,
+      h('div', { class: 'actions' }, btn, unBtn,
         h('span', { class: 'muted fine', text: 'The job connects over SSH, checks the host key, uploads the agent package over ' +
-          'SFTP, installs it and waits for the agent to enroll and heartbeat.' })), out);
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
+          'SFTP, installs it and waits for the agent to enroll and heartbeat. Uninstall removes it the same way.' })), out);
+    /* The form's target, checked; null when something is wrong (said). */
+    const bad = (...m) => { put(out, msg('error', ...m)); return null; };
+    const target = () => {
       const a = (addrSel && addrSel.value) || addr.value.trim();
-      if (!a) return put(out, msg('error', 'The address is missing.', 'Enter the host name or IP address of the machine.'));
-      if (/\s/.test(a) || a.startsWith('-')) return put(out, msg('error', '"' + a + '" is not an address.', 'Enter a host name or IP address.'));
+      if (!a) return bad('The address is missing.', 'Enter the host name or IP address of the machine.');
+      if (/\s/.test(a) || a.startsWith('-')) return bad('"' + a + '" is not an address.', 'Enter a host name or IP address.');
       const p = port.value.trim() === '' ? 22 : Number(port.value.trim());
-      if (!Number.isInteger(p) || p < 1 || p > 65535) return put(out, msg('error', 'SSH port "' + port.value + '" is not a port number.',
-        'Enter a number from 1 to 65535; sshd listens on 22 unless configured otherwise.'));
-      if (!acct.value) return put(out, msg('error', 'Choose a push account.', 'Add one on the Accounts page first.'));
+      if (!Number.isInteger(p) || p < 1 || p > 65535) return bad('SSH port "' + port.value + '" is not a port number.',
+        'Enter a number from 1 to 65535; sshd listens on 22 unless configured otherwise.');
+      if (!acct.value) return bad('Choose a push account.', 'Add one on the Accounts page first.');
       const body = { address: a, account: acct.value };
       if (p !== 22) body.port = p;
       if (hostKey.value.trim()) body.host_key = hostKey.value.trim();
-      start(body, btn, out);
+      return body;
+    };
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const body = target();
+      if (body) start(body, btn, out);
+    });
+    unBtn.addEventListener('click', async () => {
+      const body = target();
+      if (!body) return;
+      if (!await confirmDialog('Uninstall the agent from ' + body.address + '?', 'The job logs in over SSH as ' + body.account +
+        ' (the host key must match the pinned one), runs the installed "haven-agent-install --uninstall": it stops the agent\'s ' +
+        'service and removes its program, configuration (/etc/haven) and state directory (/var/lib/haven-agent), then checks that ' +
+        'they are gone. ' + (keep.checked ? 'The machine keeps its enrollment.' : 'Then the machine\'s certificate is revoked here: ' +
+        'it can no longer connect and replication stops; its recovery points stay.'), 'Uninstall', true)) return;
+      body.action = 'uninstall';
+      if (keep.checked) body.keep_enrollment = true;
+      start(body, unBtn, out);
     });
     const recent = jl.filter((j) => j.kind === 'push').slice(0, 10).map((j) => h('tr', { 'data-job': j.id },
       h('td', { class: 'num' }, h('a', { href: '#/push?job=' + j.id, text: '#' + j.id })),
-      h('td', { class: 'mono', text: pushTarget(j) }), h('td', { text: (j.args && j.args.account) || '' }),
+      h('td', { class: 'mono' }, pushTarget(j), pushIsUninstall(j) ? h('span', { class: 'sub', text: 'uninstall' }) : null),
+      h('td', { text: (j.args && j.args.account) || '' }),
       h('td', {}, pill(jobStates[j.state] || '', j.state)),
       h('td', {}, j.error ? h('span', { class: 'error-text', text: j.error.length > 140 ? j.error.slice(0, 137) + '…' : j.error }) :
         (j.message || '—')), h('td', {}, time(j.created_at))));

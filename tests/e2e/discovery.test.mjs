@@ -410,6 +410,30 @@ test('a changed host key stops the push, showing both keys; accepting it pushes 
   assert.match(await text('#push-job ol.steps'), /accepted the new host key/i);
 });
 
+test('"Uninstall the agent" on the pushed machine: confirmed, removed, the machine revoked', { skip: !SSH_ADDR && 'no sshd in a network namespace (needs root)' }, async () => {
+  await go('#/push');
+  await until(() => !document.querySelector('#push-job') && document.querySelector('#push-form'));
+  await page.fill('#push-address', SSH_ADDR);
+  await page.selectOption('#push-account', 'push-root');
+  await page.click('#push-uninstall');
+  await page.waitForSelector('#confirm[open]');
+  assert.match(await text('#confirm-text'), /haven-agent-install --uninstall.*state directory.*certificate is revoked/s);
+  await shot('29c-push-uninstall-confirm');
+  await page.click('#confirm-ok');
+  await until(() => { const e = document.querySelector('#push-job');
+    return e && /Push uninstall/.test(e.textContent) && /succeeded|failed/.test(e.dataset.state); }, null, 90000);
+  const m = await text('#push-job');
+  assert.equal(await page.getAttribute('#push-job', 'data-state'), 'succeeded', m);
+  assert.ok(m.includes(`The agent is removed from ${SSH_ADDR}`), m);
+  assert.match(m, /checked on .*no agent files, service or state directory left/i);
+  assert.match(m, /is revoked: its certificate is on the CRL/);
+  await shot('29d-push-uninstall-done');
+  const id = (await text('#push-job a.mono')).trim();
+  await go('#/machines');
+  await page.waitForSelector(`tr[data-id="${id}"]`);
+  assert.match(await text(`tr[data-id="${id}"]`), /Revoked/);
+});
+
 test('the dashboard and the jobs page show discovery and push', async () => {
   await go('#/dashboard');
   await page.waitForSelector('#card-hypervisors tr[data-name="vc1"]');

@@ -6,7 +6,9 @@
 # unsupported OS (a uname wrapper first in PATH via a forced command), the
 # pushed agent enrolling with a one-time token and heartbeating, its disk
 # replicating to the real havend (recovered byte-identical), repair,
-# uninstall.  A failed push revokes its token; a copy of the token taken
+# remote uninstall (files, service and state gone, the machine revoked
+# and on the CRL; again: nothing to remove; a wrong password: nothing
+# changed).  A failed push revokes its token; a copy of the token taken
 # during the install (as an intruder on the machine could) is refused
 # afterwards; neither the token nor the passphrase shows in any command
 # line (ps, and every command sshd ran, logged by a ForceCommand wrapper),
@@ -45,7 +47,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-plan 44
+plan 68
 
 # The "protected host": its files under $dir/root (HAVEN_AGENT_PREFIX,
 # set for every SSH session by sshd's SetEnv), a sudo user with a
@@ -320,9 +322,84 @@ out=$(push $SSHD_ADDR --account key --host-key "$fp2" --wait 60); rc=$?
 is "$rc" 0 "the operator accepts the new key with --host-key"
 [ $rc = 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
 
-# Uninstall removes it cleanly.
-"$dir/root/usr/local/sbin/haven-agent-install" --uninstall \
-    --prefix "$dir/root" >/dev/null 2>&1
-ok $? "haven-agent-install --uninstall"
-rest=$(find "$dir/root" -type f | grep -v "/var/log/\|/run/\|/data/" | head)
-is "$rest" "" "nothing of the agent is left"
+# --- Remote uninstall (havenctl push-uninstall) -----------------------------
+# The machine as installed: the service's pid, the certificate's serial.
+agent_pid=$(cat "$dir/root/run/haven-agent.pid" 2>/dev/null)
+serial=$(openssl x509 -in "$dir/root/var/lib/haven-agent/agent.crt" -noout \
+    -serial | sed 's/^serial=//' | tr A-Z a-z)
+mst() { hctl machine list --json | jq -r --arg id "$mid" \
+    '.machines[] | select(.id == $id) | .status'; }
+crl_has() { openssl crl -in "$dir/state/crl.pem" -noout -text |
+    tr A-Z a-z | tr -d ' :' | grep -q "serialnumber$1"; }
+
+# A wrong password: refused before anything is touched.
+out=$(hctl push-uninstall $SSHD_ADDR --account bad 2>&1); rc=$?
+is "$rc" 1 "uninstall with a wrong password: exit 1"
+like "$out" "push uninstall from $SSHD_ADDR failed: .*refused the password of user '$user'" \
+    "... says the password was refused"
+[ -x "$dir/root/usr/local/sbin/haven-agent" ] &&
+    [ -f "$dir/root/var/lib/haven-agent/machine.json" ] &&
+    kill -0 "$agent_pid" 2>/dev/null && [ "$(mst)" != revoked ] &&
+    ! crl_has "$serial"
+ok $? "... and changes nothing: files, running service, machine not revoked"
+
+# The password account with sudo, by the machine's id: removed, checked,
+# revoked.
+out=$(hctl push-uninstall "$mid" --account pw 2>&1); rc=$?
+is "$rc" 0 "push-uninstall MACHINE with the sudo account succeeds"
+printf '%s\n' "$out" | sed 's/^/# /'
+has "$out" "host key of $SSHD_ADDR:22 matches the pinned $fp2" \
+    "uninstall: the same host-key pinning"
+like "$(printf '%s' "$out" | tr '\n' ' ')" "logged in as $user with a password.*sudo works.*found haven-agent on $SSHD_ADDR \(machine $mid\): its service is running.*running .*/usr/local/sbin/haven-agent-install --uninstall with sudo.*stopping and removing the haven-agent service.*checked on $SSHD_ADDR: no agent files, service or state directory left.*revoked the certificate of machine $mid .*on the CRL" \
+    "uninstall: every step reported, in order"
+like "$out" "haven-agent removed from $mid; machine $mid revoked" "... and the outcome"
+rest=$(find "$dir/root" -mindepth 1 ! -type d | grep -v "^$dir/root/data/" | head)
+is "$rest" "" "nothing of the agent is left on the machine (files, links, log, pid file)"
+rest=$(find "$dir/root" -type d \( -name haven-agent -o -name haven \) | head)
+is "$rest" "" "... nor its state or configuration directory"
+! kill -0 "$agent_pid" 2>/dev/null
+ok $? "the agent's service (pid $agent_pid) is stopped"
+is "$(mst)" revoked "the machine list shows the machine revoked"
+crl_has "$serial"
+ok $? "its certificate's serial $serial is on the CRL"
+grep -q "revoked machine $mid: reloading the CRL" "$dir/havend.log"
+ok $? "havend reloaded the CRL"
+api /api/v1/audit | grep -q "push.uninstall"
+ok $? "the uninstall is in the audit log"
+
+# Again: nothing to remove, a success; nothing else revoked.
+out=$(hctl push-uninstall $SSHD_ADDR --account key 2>&1); rc=$?
+is "$rc" 0 "uninstall again: exit 0"
+like "$out" "haven-agent is not installed on $SSHD_ADDR: nothing to remove" \
+    "... says there is nothing to remove"
+
+# Agent files without their uninstaller: refused, naming what is there.
+mkdir -p "$dir/root/usr/local/sbin"
+cp "$dir/id_rsa.pub" "$dir/root/usr/local/sbin/haven-agent"
+out=$(hctl push-uninstall $SSHD_ADDR --account key 2>&1); rc=$?
+is "$rc" 1 "agent files without the uninstaller: exit 1"
+like "$out" "haven-agent is on $SSHD_ADDR \($dir/root/usr/local/sbin/haven-agent\) but its uninstaller, haven-agent-install, is missing: push install again" \
+    "... names the file and the fix"
+[ -f "$dir/root/usr/local/sbin/haven-agent" ]
+ok $? "... and removes nothing"
+rm -rf "$dir/root/usr"
+
+# Usage errors.
+out=$(hctl push-uninstall $SSHD_ADDR 2>&1); rc=$?
+is "$rc" 2 "push-uninstall without --account: usage error"
+like "$out" "missing --account" "... says what is missing"
+out=$(curl -s --unix-socket "$dir/havend.sock" -X POST -d \
+    '{"address":"10.0.0.1","account":"key","action":"remove"}' \
+    http://localhost/api/v1/push-install)
+like "$out" "'action' must be .*install.* or .*uninstall" "API: an unknown action is refused"
+
+# Installed again (a new machine: the old one's state went), then removed
+# with --keep-enrollment: the machine is not revoked.
+out=$(push $SSHD_ADDR --account key --wait 60); rc=$?
+mid2=$(printf '%s' "$out" | sed -n 's/^machine \([0-9a-f-]*\) enrolled and heartbeating.*/\1/p')
+[ $rc = 0 ] && [ -n "$mid2" ] && [ "$mid2" != "$mid" ]
+ok $? "pushed again after the uninstall: a new machine ($mid2) enrolls"
+out=$(hctl push-uninstall $SSHD_ADDR --account key --keep-enrollment 2>&1); rc=$?
+is "$rc" 0 "push-uninstall --keep-enrollment succeeds"
+like "$out" "machine $mid2 keeps its enrollment" "... and says the machine keeps its enrollment"
+like "$(mid=$mid2 mst)" "enrolled|connected|disconnected" "... which is not revoked"
