@@ -1703,7 +1703,8 @@
       h('section', { class: 'card' }, h('h2', { text: 'Recent push installs' }), table(['Job', 'Target', 'Account', 'State', 'Message', 'Started'],
         recent, 'None yet.')),
       h('p', { class: 'muted fine', text: 'A machine this appliance cannot reach: copy the agent package to it and run ' +
-        '"install.sh --cs ADDRESS:PORT --passphrase-file FILE" (the passphrase is on the Passphrase page).' }));
+        '"install.sh --cs ADDRESS:PORT --token-file FILE" with a one-time token from "havenctl token issue --out FILE" ' +
+        '(or --passphrase-file FILE; the passphrase is on the Passphrase page).' }));
     if (job && jobBusy(job)) every(1000, g, () => push(v, g));
   }
 
