@@ -31,6 +31,7 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
 
 let browser, ctx, page, replicator;
 const problems = [];   // console errors and CSP violations, any page
+const failedRequests = [];   // any page, but those a navigation cancelled
 
 function watch(p) {
   p.on('console', (m) => {
@@ -38,7 +39,24 @@ function watch(p) {
     if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
   });
   p.on('pageerror', (e) => problems.push(String(e)));
+  p.on('requestfailed', (r) => {
+    const why = r.failure() ? r.failure().errorText : '?';
+    if (why !== 'net::ERR_ABORTED') failedRequests.push(`${r.url()}: ${why}`);
+  });
   return p;
+}
+
+// The form shows once app.js has run.  If it does not, say which request
+// failed: net::ERR_NETWORK_CHANGED means the host's addresses or links
+// changed during the load and chromium dropped its requests in flight
+// (tests/lib/sshd.sh lets its veth pair settle before the browser starts).
+async function signinShown(p) {
+  try {
+    await p.waitForSelector('#signin-form', { state: 'visible' });
+  } catch (e) {
+    e.message += `\nfailed requests: ${failedRequests.join('; ') || 'none'}`;
+    throw e;
+  }
 }
 
 async function newPage(viewport) {
@@ -93,7 +111,7 @@ test('the sign-in page loads and admin signs in', async () => {
   assert.equal(res.status(), 200);
   const csp = res.headers()['content-security-policy'] || '';
   assert.match(csp, /default-src 'self'/, 'served with a CSP');
-  await page.waitForSelector('#signin-form', { state: 'visible' });
+  await signinShown(page);
   await page.fill('#signin-password', '');
   await shot(page, '01-signin');
   await signIn(page, 'admin', password);

@@ -25,6 +25,14 @@ sshd_ns_start() {
 	echo "$veth" >"$dir/veth"
 	ip netns add "$ns" || return 1
 	ip link add "${veth}h" type veth peer name "${veth}n" || return 1
+	# Every change on the host side must be over when this returns: a
+	# browser started later (tests/e2e) aborts its requests in flight
+	# with net::ERR_NETWORK_CHANGED when the host's addresses change.
+	# The host end's IPv6 link-local address would appear 1-2 s after
+	# "up" (duplicate address detection), so it gets no IPv6.
+	if [ -e "/proc/sys/net/ipv6/conf/${veth}h" ]; then
+		sysctl -qw "net.ipv6.conf.${veth}h.disable_ipv6=1" || return 1
+	fi
 	ip link set "${veth}n" netns "$ns" || return 1
 	ip addr add "$SSHD_HOST_ADDR/30" dev "${veth}h" || return 1
 	ip link set "${veth}h" up || return 1
@@ -32,9 +40,21 @@ sshd_ns_start() {
 	ip netns exec "$ns" ip addr add "$SSHD_ADDR/30" dev "${veth}n" ||
 	    return 1
 	ip netns exec "$ns" ip link set "${veth}n" up || return 1
+	# The carrier follows asynchronously (up to a second): wait for it.
+	sshd_carrier "${veth}h" || return 1
 	[ -f "$dir/ssh_host_ed25519_key" ] || sshd_new_host_key "$dir" ||
 	    return 1
 	sshd_restart "$dir" "$@"
+}
+
+sshd_carrier() {	# LINK: wait up to 5 s for its carrier
+	local i
+	for i in $(seq 1 100); do
+		ip -o link show dev "$1" | grep -q LOWER_UP && return 0
+		sleep 0.05
+	done
+	echo "sshd.sh: $1 has no carrier after 5 s: see 'ip link show $1'" >&2
+	return 1
 }
 
 sshd_new_host_key() {
