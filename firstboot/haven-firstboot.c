@@ -312,32 +312,51 @@ fb_screen_licence(void)
 	}
 }
 
+/*
+ * A screen with one entry: the value goes into *field and accept()
+ * decides (0) or names what is wrong (-1 and a cause shown on the form).
+ */
 static int
-fb_screen_hostname(void)
+fb_screen_entry(const char *title, int n, const char *help,
+    const char *label, char **field, int (*accept)(char **))
 {
 	struct fb_form	 f;
 	newtComponent	 e;
 	char		*cause = NULL;
 	int		 step;
 
-	fb_form_open(&f, "host name", 12, "The appliance's host name "
-	    "(RFC 1123: letters, digits and hyphens, dot-separated). Agents "
-	    "and the certificates use it.");
-	e = fb_form_entry(&f, "Host name:", fbs.hostname, 0);
+	fb_form_open(&f, title, n, help);
+	e = fb_form_entry(&f, label, *field, 0);
 	fb_form_finish(&f, "Back", "Next");
 	for (;;) {
 		fb_form_run(&f, &step);
 		if (step == FB_BACK)
 			break;
-		fb_set(&fbs.hostname, newtEntryGetValue(e));
-		if (fb_check_hostname(fbs.hostname, &cause) == 0 &&
-		    fb_apply_hostname(&fbs, &cause) == 0)
+		fb_set(field, newtEntryGetValue(e));
+		if (accept(&cause) == 0)
 			break;
 		fb_form_error(&f, cause, e);
 	}
 	free(cause);
 	fb_form_close(&f);
 	return step;
+}
+
+static int
+fb_accept_hostname(char **cause)
+{
+	if (fb_check_hostname(fbs.hostname, cause) == -1)
+		return -1;
+	return fb_apply_hostname(&fbs, cause);
+}
+
+static int
+fb_screen_hostname(void)
+{
+	return fb_screen_entry("host name", 12, "The appliance's host name "
+	    "(RFC 1123: letters, digits and hyphens, dot-separated). Agents "
+	    "and the certificates use it.", "Host name:", &fbs.hostname,
+	    fb_accept_hostname);
 }
 
 static newtComponent
@@ -629,32 +648,20 @@ fb_screen_database(void)
 }
 
 static int
+fb_accept_vault(char **cause)
+{
+	if (fb_check_key_file(fbs.vault_key, cause) == -1)
+		return -1;
+	return fb_check_ini_value("key file path", fbs.vault_key, 0, cause);
+}
+
+static int
 fb_screen_vault(void)
 {
-	struct fb_form	 f;
-	newtComponent	 e;
-	char		*cause = NULL;
-	int		 step;
-
-	fb_form_open(&f, "vault registration", 13, "The path of the vault "
-	    "registration key file (downloaded from the recovery site's vault, "
-	    "valid 5 days). Optional: leave empty to register later.");
-	e = fb_form_entry(&f, "Key file:", fbs.vault_key, 0);
-	fb_form_finish(&f, "Back", "Next");
-	for (;;) {
-		fb_form_run(&f, &step);
-		if (step == FB_BACK)
-			break;
-		fb_set(&fbs.vault_key, newtEntryGetValue(e));
-		if (fb_check_key_file(fbs.vault_key, &cause) == 0 &&
-		    fb_check_ini_value("key file path", fbs.vault_key, 0,
-		    &cause) == 0)
-			break;
-		fb_form_error(&f, cause, e);
-	}
-	free(cause);
-	fb_form_close(&f);
-	return step;
+	return fb_screen_entry("vault registration", 13, "The path of the "
+	    "vault registration key file (downloaded from the recovery site's "
+	    "vault, valid 5 days). Optional: leave empty to register later.",
+	    "Key file:", &fbs.vault_key, fb_accept_vault);
 }
 
 static int
