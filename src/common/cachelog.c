@@ -527,15 +527,10 @@ commit_rollback(struct cachelog *cl, struct touched *t, size_t nt,
 	int	 ok = 1;
 
 	for (i = nt; i-- > 0; ) {
-		if (t[i].created) {
-			close(t[i].fd);
-			path = seg_path(cl, t[i].base);
-			if (unlink(path) == -1)
-				ok = 0;
-			free(path);
-		} else if (ftruncate(t[i].fd, (off_t)t[i].oldsize) == -1 ||
-		    fdatasync(t[i].fd) == -1)
+		path = t[i].created ? seg_path(cl, t[i].base) : NULL;
+		if (segfile_undo(t[i].fd, path, t[i].oldsize) == -1)
 			ok = 0;
+		free(path);
 	}
 	if (fsync(cl->dfd) == -1)
 		ok = 0;

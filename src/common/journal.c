@@ -558,15 +558,10 @@ sync_rollback(struct journal *j, struct jtouch *t, size_t nt, const char *why)
 	int	 ok = 1;
 
 	for (i = nt; i-- > 0; ) {
-		if (t[i].created) {
-			close(t[i].fd);
-			path = seg_path(j, t[i].segno);
-			if (unlink(path) == -1)
-				ok = 0;
-			free(path);
-		} else if (ftruncate(t[i].fd, (off_t)t[i].oldsize) == -1 ||
-		    fdatasync(t[i].fd) == -1)
+		path = t[i].created ? seg_path(j, t[i].segno) : NULL;
+		if (segfile_undo(t[i].fd, path, t[i].oldsize) == -1)
 			ok = 0;
+		free(path);
 	}
 	if (fsync(j->dfd) == -1)
 		ok = 0;

@@ -78,3 +78,15 @@ segfile_list(const char *dir, const char *suffix, uint64_t **vp, size_t *np)
 	*np = n;
 	return 0;
 }
+
+int
+segfile_undo(int fd, const char *path, uint64_t oldsize)
+{
+	if (path != NULL) {
+		close(fd);
+		return unlink(path);
+	}
+	if (ftruncate(fd, (off_t)oldsize) == -1 || fdatasync(fd) == -1)
+		return -1;
+	return 0;
+}

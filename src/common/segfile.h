@@ -19,5 +19,9 @@ int	segfile_create(int dirfd, const char *path, const void *hdr,
  * errno when dir cannot be read. */
 int	segfile_list(const char *dir, const char *suffix, uint64_t **v,
 	    size_t *n);
+/* Undo one segment's part of a failed write: a segment the write
+ * created (path given) is closed and removed, an existing one (path
+ * NULL) is cut back to oldsize and synced.  -1 when that fails. */
+int	segfile_undo(int fd, const char *path, uint64_t oldsize);
 
 #endif
