@@ -202,6 +202,7 @@ $(dirname "$img")/boot-serial-$1.log"
 	done
 }
 healthy() {	# the checks every boot passes
+	diag "$1 boot: the wizard on ttyS0 after ${reached:-?} s, boot report after ${finished:-?} s (qemu TCG)" >&2
 	ok $([ -n "$reached" ]; echo $?) \
 	    "$1 boot: the wizard is on the serial console within ${timeout}s"
 	like "$log" "Haven appliance setup: starting on /dev/ttyS0" \
