@@ -85,7 +85,9 @@ wait_screen() {
 # see NAME REGEX DESCRIPTION [SECONDS]: the screen shows it.
 see() {
 	if wait_screen "$1" "$2" "${4:-20}"; then pass "$3"; else
-		fail "$3"; diag "want /$2/ on:"; screen "$1" | sed 's/^/# /'
+		# On stderr, so that prove shows why without -v.
+		fail "$3"; { diag "want /$2/ on:"; screen "$1" |
+		    sed 's/^/# /'; } >&2
 	fi
 }
 # stays NAME REGEX-MESSAGE TITLE DESCRIPTION: the message shows and the
@@ -94,8 +96,8 @@ stays() {
 	if wait_screen "$1" "$2" 20 && flat "$1" | grep -q "setup: $3 "; then
 		pass "$4"
 	else
-		fail "$4"; diag "want /$2/ on the $3 screen:"
-		screen "$1" | sed 's/^/# /'
+		fail "$4"; { diag "want /$2/ on the $3 screen:"
+		screen "$1" | sed 's/^/# /'; } >&2
 	fi
 }
 
@@ -264,7 +266,10 @@ tm kill-session -t bad
 # --- the clock 1 hour ahead: blocked with the skew
 skew=$dir/root-skew
 start skew "$skew" HAVEN_FIRSTBOOT_NTP="$ntp" -- faketime -f +1h
-see skew 'setup: licence' "under faketime +1h: the wizard starts"
+# One full make check saw this first screen missing after 20 s (not
+# reproduced since, cause unknown): wait longer, and a failure prints
+# the screen on stderr.
+see skew 'setup: licence' "under faketime +1h: the wizard starts" 60
 keys skew F12; see skew 'setup: host name' "skew run: host name"
 keys skew F12; see skew 'setup: network' "skew run: network"
 keys skew F12; see skew 'setup: admin password' "skew run: DHCP accepted"
